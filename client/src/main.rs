@@ -1,0 +1,158 @@
+//! `vouch`: the command line for people and CI.
+//!
+//! Subcommands live in their own modules; this file only parses arguments, sets up logging and
+//! maps outcomes to exit codes: 0 success, 1 a program failed (trapped, a test failed, or later: a
+//! program was rejected), 2 the input could not be loaded or the command line is wrong.
+
+mod conformance;
+mod plugin;
+mod program_file;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "vouch",
+    version,
+    about = "Vouch: an eBPF verifier you can run anywhere and trust"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Speak the bpf_conformance plugin protocol: `vouch plugin [HEXMEMORY] [--interpret|--jit]`,
+    /// program as hex on stdin, r0 in hex on stdout.
+    #[command(disable_help_flag = true)]
+    Plugin {
+        /// Memory (hex) and options, as the conformance runner passes them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run every bpf_conformance `.data` file in a folder through the interpreter and print a
+    /// summary.
+    Conformance {
+        /// Folder of `.data` files (e.g. ../shared/conformance).
+        dir: PathBuf,
+        /// List every test, not only failures.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Assemble a program in the conformance assembly syntax into raw bytecode.
+    Asm {
+        /// Assembly source.
+        file: PathBuf,
+        /// Where to write the bytecode; without it, hex words are printed.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Disassemble raw bytecode (or assembly, to normalise it).
+    Disasm {
+        /// Raw bytecode (8 bytes per instruction) or a `.s`/`.asm` file.
+        file: PathBuf,
+    },
+    /// Run raw bytecode or assembly on the reference interpreter, with the conformance helpers.
+    Run {
+        /// Raw bytecode or a `.s`/`.asm` file.
+        file: PathBuf,
+        /// Input memory as hex bytes (r1 = its address, r2 = its length).
+        #[arg(long, conflicts_with = "input")]
+        mem: Option<String>,
+        /// Input memory from a file.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Instruction budget.
+        #[arg(long, default_value_t = vouch_verifier::interp::Config::default().max_steps)]
+        max_steps: u64,
+    },
+}
+
+/// An outcome with its exit code: `Ok(false)` means "ran, but the answer is no" (exit 1).
+fn dispatch(command: Command) -> Result<bool> {
+    match command {
+        Command::Plugin { args } => {
+            println!("{}", plugin::run(&args)?);
+            Ok(true)
+        }
+        Command::Conformance { dir, verbose } => conformance::run(&dir, verbose),
+        Command::Asm { file, out } => program_file::asm(&file, out.as_deref()),
+        Command::Disasm { file } => program_file::disasm(&file),
+        Command::Run {
+            file,
+            mem,
+            input,
+            max_steps,
+        } => program_file::run(&file, mem.as_deref(), input.as_deref(), max_steps),
+    }
+}
+
+const SUBCOMMANDS: &[&str] = &["plugin", "conformance", "asm", "disasm", "run", "help"];
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VOUCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let argv: Vec<String> = std::env::args().collect();
+    // Conformance runners put the memory argument before the options, so `plugin` may not come
+    // first: `vouch "00 11" "plugin --jit"`. Route such calls to the plugin directly.
+    let first_is_subcommand = argv
+        .get(1)
+        .is_some_and(|a| SUBCOMMANDS.contains(&a.as_str()) || a.starts_with('-'));
+    let plugin_elsewhere = argv
+        .iter()
+        .skip(1)
+        .any(|a| a.split_whitespace().any(|w| w == "plugin"));
+    let first_is_memory = argv.get(1).is_some_and(|a| looks_like_memory(a));
+    let command = if !first_is_subcommand && (plugin_elsewhere || first_is_memory) {
+        Command::Plugin {
+            args: argv[1..].to_vec(),
+        }
+    } else {
+        match Cli::try_parse_from(&argv) {
+            Ok(cli) => cli.command,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+        }
+    };
+    match dispatch(command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(error_code(&e))
+        }
+    }
+}
+
+/// Whether an argument is a conformance runner's memory argument (hex bytes, possibly empty), so
+/// that `vouch` itself can be given to a runner as the plugin path.
+fn looks_like_memory(arg: &str) -> bool {
+    arg.split_whitespace()
+        .all(|w| w.len() % 2 == 0 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Load and usage problems exit 2; a program that ran and failed exits 1.
+fn error_code(e: &anyhow::Error) -> u8 {
+    if e.chain()
+        .any(|c| c.downcast_ref::<vouch_verifier::interp::Trap>().is_some())
+    {
+        1
+    } else {
+        2
+    }
+}

@@ -1,0 +1,459 @@
+//! The reference interpreter: RFC 9669 semantics, executed one instruction at a time, with every
+//! memory access checked.
+//!
+//! This is the project's semantic oracle. The JIT is tested against it, and the verifier's
+//! soundness is tested by running accepted programs here: a program the verifier accepts must never
+//! trap. So it favours being obviously right over being fast, and it never has undefined behaviour:
+//! a bad access, a runaway loop or a call too deep ends the run with a typed [`Trap`] naming the pc.
+//!
+//! Semantics fixed here (RFC 9669 unless noted): division by zero gives 0 and modulo by zero keeps
+//! the dividend (upper half zeroed for 32-bit); `INT_MIN / -1` wraps; shift amounts are masked to
+//! the operand width; 32-bit operations zero-extend their result; r6-r9 and r10 are preserved across
+//! local calls, each frame has its own 512-byte stack, at most [`Config::max_frames`] frames;
+//! `callx` calls the helper whose id is in the register (the bpf_conformance convention); legacy
+//! packet loads read big-endian from the region set with [`Vm::set_packet`] and, like Linux, end
+//! the program with r0 = 0 when out of bounds.
+
+pub mod alu;
+mod memory;
+
+pub use memory::{Fault, FaultReason, MAX_REGION_BYTES, Memory, RegionId, RegionKind};
+
+use crate::isa::{CallTarget, Imm64Kind, Insn, Operand, PacketMode, Width};
+use thiserror::Error;
+
+/// Size of one call frame's stack, in bytes.
+pub const STACK_SIZE: usize = 512;
+
+/// Limits of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Instructions executed before the run is stopped with [`Trap::BudgetExhausted`].
+    pub max_steps: u64,
+    /// Call frames, the entry function included (Linux allows 8).
+    pub max_frames: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_steps: 10_000_000,
+            max_frames: 8,
+        }
+    }
+}
+
+/// What a helper call produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelperReturn {
+    /// The helper returned this value in r0.
+    Value(u64),
+    /// The helper ended the program with this r0 (e.g. the conformance suite's `unwind`).
+    Exit(u64),
+}
+
+/// Why a helper could not complete.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum HelperError {
+    #[error("no helper with this id")]
+    Unknown,
+    #[error("{0}")]
+    Fault(Fault),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<Fault> for HelperError {
+    fn from(f: Fault) -> HelperError {
+        HelperError::Fault(f)
+    }
+}
+
+/// The outside world as the program sees it: helper functions and relocated 64-bit immediates.
+pub trait Helpers {
+    /// Calls helper `id` with r1-r5.
+    fn call(
+        &mut self,
+        id: i32,
+        args: [u64; 5],
+        mem: &mut Memory,
+    ) -> Result<HelperReturn, HelperError>;
+
+    /// Resolves an `lddw` whose immediate is not a plain value (a map, a map value, a kernel
+    /// variable, a callback). The default knows none.
+    fn load_imm64(
+        &mut self,
+        kind: Imm64Kind,
+        imm: i32,
+        next_imm: i32,
+        _mem: &mut Memory,
+    ) -> Result<u64, HelperError> {
+        Err(HelperError::Failed(format!(
+            "lddw of kind {kind:?} ({imm}, {next_imm}) needs a runtime with maps"
+        )))
+    }
+}
+
+/// No helpers at all.
+impl Helpers for () {
+    fn call(&mut self, _: i32, _: [u64; 5], _: &mut Memory) -> Result<HelperReturn, HelperError> {
+        Err(HelperError::Unknown)
+    }
+}
+
+/// Why a run stopped before `exit`. Every variant names the pc of the faulting instruction.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum Trap {
+    #[error("pc {pc}: {fault}")]
+    Memory { pc: usize, fault: Fault },
+    #[error("pc {pc}: execution ran past the last instruction")]
+    FellOffEnd { pc: usize },
+    #[error("pc {pc}: jump target {target} is outside the program or inside an lddw")]
+    BadJump { pc: usize, target: i64 },
+    #[error("pc {pc}: call depth would exceed {max} frames")]
+    CallDepth { pc: usize, max: usize },
+    #[error("pc {pc}: instruction budget of {limit} exhausted (runaway loop?)")]
+    BudgetExhausted { pc: usize, limit: u64 },
+    #[error("pc {pc}: helper {id}: {error}")]
+    Helper {
+        pc: usize,
+        id: i64,
+        error: HelperError,
+    },
+    #[error("pc {pc}: {what} is not supported by the interpreter")]
+    Unsupported { pc: usize, what: String },
+}
+
+/// A completed run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    pub r0: u64,
+    /// Instructions executed.
+    pub steps: u64,
+}
+
+/// The caller's state saved by a local call.
+struct Frame {
+    return_pc: usize,
+    saved: [u64; 4],
+    saved_fp: u64,
+}
+
+/// A virtual machine: memory, helpers and limits. Runs one program at a time.
+pub struct Vm<H> {
+    pub mem: Memory,
+    pub helpers: H,
+    config: Config,
+    stacks: Vec<RegionId>,
+    packet: Option<RegionId>,
+}
+
+impl<H: Helpers> Vm<H> {
+    pub fn new(helpers: H, config: Config) -> Vm<H> {
+        Vm {
+            mem: Memory::new(),
+            helpers,
+            config,
+            stacks: Vec::new(),
+            packet: None,
+        }
+    }
+
+    /// Names the region legacy packet loads (`ldabs`/`ldind`) read from.
+    pub fn set_packet(&mut self, id: RegionId) {
+        self.packet = Some(id);
+    }
+
+    /// The stack region of frame `depth`, created on first use and zeroed on every entry.
+    fn enter_frame(&mut self, depth: usize) -> Result<u64, String> {
+        while self.stacks.len() <= depth {
+            let kind = RegionKind::Stack {
+                frame: self.stacks.len(),
+            };
+            let id = self.mem.add(kind, vec![0; STACK_SIZE], true)?;
+            self.mem.set_live(id, false);
+            self.stacks.push(id);
+        }
+        let id = self.stacks[depth];
+        self.mem.set_live(id, true);
+        Ok(self.mem.base(id) + STACK_SIZE as u64)
+    }
+
+    /// Runs `prog` (a program from [`crate::isa::decode_program`]) from pc 0 with r1-r5 = `args`.
+    pub fn run(&mut self, prog: &[Insn], args: [u64; 5]) -> Result<Exit, Trap> {
+        let mut regs = [0u64; 11];
+        regs[1..6].copy_from_slice(&args);
+        regs[10] = self.enter_frame(0).map_err(|what| Trap::Unsupported {
+            pc: 0,
+            what: what.clone(),
+        })?;
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut pc = 0usize;
+        let mut steps = 0u64;
+        let result = loop {
+            let Some(&insn) = prog.get(pc) else {
+                break Err(Trap::FellOffEnd {
+                    pc: pc.saturating_sub(1),
+                });
+            };
+            if steps >= self.config.max_steps {
+                break Err(Trap::BudgetExhausted {
+                    pc,
+                    limit: self.config.max_steps,
+                });
+            }
+            steps += 1;
+            match self.step(prog, insn, pc, &mut regs, &mut frames) {
+                Ok(Flow::Next) => pc += 1,
+                Ok(Flow::Goto(next)) => pc = next,
+                Ok(Flow::Exit(r0)) => break Ok(Exit { r0, steps }),
+                Err(trap) => break Err(trap),
+            }
+        };
+        for &id in &self.stacks {
+            self.mem.set_live(id, false);
+        }
+        result
+    }
+
+    fn step(
+        &mut self,
+        prog: &[Insn],
+        insn: Insn,
+        pc: usize,
+        regs: &mut [u64; 11],
+        frames: &mut Vec<Frame>,
+    ) -> Result<Flow, Trap> {
+        let mem_trap = |fault| Trap::Memory { pc, fault };
+        match insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => {
+                let s = operand(regs, src, width);
+                regs[dst.index()] = alu::binary(width, op, regs[dst.index()], s);
+            }
+            Insn::Neg { width, dst } => regs[dst.index()] = alu::neg(width, regs[dst.index()]),
+            Insn::Endian { kind, bits, dst } => {
+                regs[dst.index()] = alu::endian(kind, bits, regs[dst.index()]);
+            }
+            Insn::Load {
+                size,
+                signed,
+                dst,
+                src,
+                off,
+            } => {
+                let addr = regs[src.index()].wrapping_add(off as i64 as u64);
+                let v = self.mem.load(addr, size.bytes()).map_err(mem_trap)?;
+                regs[dst.index()] = if signed {
+                    alu::sign_extend(v, size.bytes() * 8)
+                } else {
+                    v
+                };
+            }
+            Insn::Store {
+                size,
+                dst,
+                off,
+                value,
+            } => {
+                let addr = regs[dst.index()].wrapping_add(off as i64 as u64);
+                let v = operand(regs, value, Width::W64);
+                self.mem.store(addr, size.bytes(), v).map_err(mem_trap)?;
+            }
+            Insn::Atomic {
+                size,
+                op,
+                fetch,
+                dst,
+                src,
+                off,
+            } => {
+                let addr = regs[dst.index()].wrapping_add(off as i64 as u64);
+                let n = size.bytes();
+                let old = self.mem.load(addr, n).map_err(mem_trap)?;
+                let (new, fetched) = alu::atomic(op, n, old, regs[src.index()], regs[0]);
+                self.mem.store(addr, n, new).map_err(mem_trap)?;
+                if fetch {
+                    match fetched {
+                        alu::Fetched::IntoSrc(v) => regs[src.index()] = v,
+                        alu::Fetched::IntoR0(v) => regs[0] = v,
+                    }
+                }
+            }
+            Insn::LoadImm64 {
+                dst,
+                kind,
+                imm,
+                next_imm,
+            } => {
+                regs[dst.index()] = match kind {
+                    Imm64Kind::Value => (u64::from(next_imm as u32) << 32) | u64::from(imm as u32),
+                    _ => self
+                        .helpers
+                        .load_imm64(kind, imm, next_imm, &mut self.mem)
+                        .map_err(|error| Trap::Helper { pc, id: -1, error })?,
+                };
+                return Ok(Flow::Goto(pc + 2));
+            }
+            Insn::WideTail => {
+                return Err(Trap::BadJump {
+                    pc,
+                    target: pc as i64,
+                });
+            }
+            Insn::LoadPacket { size, mode, imm } => {
+                return self.load_packet(pc, regs, size, mode, imm);
+            }
+            Insn::Ja { off, .. } => return jump(prog, pc, i64::from(off)),
+            Insn::Jump {
+                width,
+                cond,
+                dst,
+                src,
+                off,
+            } => {
+                let b = operand(regs, src, width);
+                if alu::condition(width, cond, regs[dst.index()], b) {
+                    return jump(prog, pc, i64::from(off));
+                }
+            }
+            Insn::Call(CallTarget::Helper(id)) => return self.call_helper(pc, i64::from(id), regs),
+            Insn::CallX { reg } => return self.call_helper(pc, regs[reg.index()] as i64, regs),
+            Insn::Call(CallTarget::Local(rel)) => {
+                let Flow::Goto(target) = jump(prog, pc, i64::from(rel))? else {
+                    unreachable!("jump() only returns Goto")
+                };
+                if frames.len() + 1 >= self.config.max_frames {
+                    return Err(Trap::CallDepth {
+                        pc,
+                        max: self.config.max_frames,
+                    });
+                }
+                let mut saved = [0u64; 4];
+                saved.copy_from_slice(&regs[6..10]);
+                frames.push(Frame {
+                    return_pc: pc + 1,
+                    saved,
+                    saved_fp: regs[10],
+                });
+                regs[10] = self
+                    .enter_frame(frames.len())
+                    .map_err(|what| Trap::Unsupported { pc, what })?;
+                return Ok(Flow::Goto(target));
+            }
+            Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
+                return Err(Trap::Unsupported {
+                    pc,
+                    what: format!("kfunc call (BTF id {btf_id})"),
+                });
+            }
+            Insn::Exit => {
+                let Some(frame) = frames.pop() else {
+                    return Ok(Flow::Exit(regs[0]));
+                };
+                self.mem.set_live(self.stacks[frames.len() + 1], false);
+                regs[6..10].copy_from_slice(&frame.saved);
+                regs[10] = frame.saved_fp;
+                return Ok(Flow::Goto(frame.return_pc));
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    fn call_helper(&mut self, pc: usize, id: i64, regs: &mut [u64; 11]) -> Result<Flow, Trap> {
+        let Ok(id32) = i32::try_from(id) else {
+            return Err(Trap::Helper {
+                pc,
+                id,
+                error: HelperError::Unknown,
+            });
+        };
+        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+        match self.helpers.call(id32, args, &mut self.mem) {
+            Ok(HelperReturn::Value(v)) => {
+                regs[0] = v;
+                Ok(Flow::Next)
+            }
+            Ok(HelperReturn::Exit(v)) => Ok(Flow::Exit(v)),
+            Err(error) => Err(Trap::Helper { pc, id, error }),
+        }
+    }
+
+    fn load_packet(
+        &mut self,
+        pc: usize,
+        regs: &mut [u64; 11],
+        size: crate::isa::Size,
+        mode: PacketMode,
+        imm: i32,
+    ) -> Result<Flow, Trap> {
+        let Some(packet) = self.packet else {
+            return Err(Trap::Unsupported {
+                pc,
+                what: "legacy packet load without a packet".into(),
+            });
+        };
+        let base = match mode {
+            PacketMode::Abs => 0i64,
+            PacketMode::Ind(r) => regs[r.index()] as u32 as i32 as i64,
+        };
+        let offset = base + i64::from(imm);
+        let n = size.bytes();
+        let bytes = self.mem.bytes(packet);
+        let Some(slice) = usize::try_from(offset)
+            .ok()
+            .and_then(|o| bytes.get(o..o.checked_add(n)?))
+        else {
+            // Linux semantics: an out-of-bounds legacy load ends the program with r0 = 0.
+            return Ok(Flow::Exit(0));
+        };
+        regs[0] = slice.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        Ok(Flow::Next)
+    }
+}
+
+enum Flow {
+    Next,
+    Goto(usize),
+    Exit(u64),
+}
+
+/// The value of a second operand: a register, or the immediate sign-extended (64-bit) or taken
+/// as its 32-bit pattern (32-bit operations only look at the low half anyway).
+fn operand(regs: &[u64; 11], src: Operand, width: Width) -> u64 {
+    match (src, width) {
+        (Operand::Reg(r), _) => regs[r.index()],
+        (Operand::Imm(i), Width::W64) => i as i64 as u64,
+        (Operand::Imm(i), Width::W32) => u64::from(i as u32),
+    }
+}
+
+/// `pc + 1 + off`, checked against the program (a decoded program has valid targets already;
+/// this keeps the interpreter safe on programs built by hand).
+fn jump(prog: &[Insn], pc: usize, off: i64) -> Result<Flow, Trap> {
+    let target = pc as i64 + 1 + off;
+    match usize::try_from(target)
+        .ok()
+        .and_then(|t| prog.get(t).map(|i| (t, i)))
+    {
+        Some((t, insn)) if *insn != Insn::WideTail => Ok(Flow::Goto(t)),
+        _ => Err(Trap::BadJump { pc, target }),
+    }
+}
+
+/// Convenience: run a program on one input region with no helpers; r1 = input, r2 = its length.
+pub fn run_on_input(prog: &[Insn], input: Vec<u8>, config: Config) -> Result<Exit, Trap> {
+    let mut vm = Vm::new((), config);
+    let len = input.len() as u64;
+    let id = vm
+        .mem
+        .add(RegionKind::Input, input, true)
+        .map_err(|what| Trap::Unsupported { pc: 0, what })?;
+    vm.set_packet(id);
+    let base = vm.mem.base(id);
+    vm.run(prog, [base, len, 0, 0, 0])
+}

@@ -1,0 +1,19 @@
+//! `vouch-verifier`: everything Vouch knows about eBPF programs, with no I/O policy, no network and
+//! no keys.
+//!
+//! Built so far:
+//! - [`isa`]: the RFC 9669 instruction set — decoding with validation, encoding, an assembler and a
+//!   disassembler for the bpf_conformance assembly syntax.
+//! - [`interp`]: the reference interpreter, the project's semantic oracle. Every memory access is
+//!   checked against the regions it may touch; a violation is a typed [`interp::Trap`], never
+//!   undefined behaviour.
+//! - [`conformance`]: the bpf_conformance test-file format and the helpers its tests call.
+//!
+//! To come (see ARCHITECTURE.md): `elf`, `cfg`, `domain`, `analysis`, `platform`, `runtime`, `jit`.
+
+pub mod conformance;
+pub mod interp;
+pub mod isa;
+
+/// Version of the verifier, recorded in every verdict so a verdict names the code that issued it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
