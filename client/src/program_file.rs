@@ -25,8 +25,11 @@ fn read_limited(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-fn is_assembly(path: &Path) -> bool {
+/// Assembly by extension, else by content: bytecode nearly always holds NUL bytes (a zero
+/// register field, offset or immediate), assembly text never does.
+fn is_assembly(path: &Path, bytes: &[u8]) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("s" | "asm"))
+        || (!bytes.contains(&0) && std::str::from_utf8(bytes).is_ok())
 }
 
 /// Loads and validates a program from bytecode or assembly.
@@ -38,7 +41,7 @@ pub fn load(path: &Path) -> Result<Vec<Insn>> {
             path.display()
         );
     }
-    let bytes = if is_assembly(path) {
+    let bytes = if is_assembly(path, &bytes) {
         let text = String::from_utf8(bytes)
             .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
         let raw = isa::asm::assemble_raw(&text).with_context(|| format!("{}", path.display()))?;
