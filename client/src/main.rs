@@ -5,6 +5,7 @@
 //! program was rejected), 2 the input could not be loaded or the command line is wrong.
 
 mod conformance;
+mod object;
 mod plugin;
 mod program_file;
 
@@ -51,10 +52,28 @@ enum Command {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
-    /// Disassemble raw bytecode (or assembly, to normalise it).
-    Disasm {
-        /// Raw bytecode (8 bytes per instruction) or a `.s`/`.asm` file.
+    /// List the programs of an ELF object: section, function, type, size, maps, helpers.
+    List {
+        /// An eBPF ELF object (clang -target bpf).
         file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        load: object::LoadArgs,
+    },
+    /// Disassemble an ELF object's programs with their C source lines, or raw bytecode.
+    Disasm {
+        /// An ELF object, raw bytecode (8 bytes per instruction) or a `.s`/`.asm` file.
+        file: PathBuf,
+        /// Only programs in this section.
+        #[arg(long)]
+        section: Option<String>,
+        /// Only programs whose function has this name.
+        #[arg(long)]
+        function: Option<String>,
+        #[command(flatten)]
+        load: object::LoadArgs,
     },
     /// Run raw bytecode or assembly on the reference interpreter, with the conformance helpers.
     Run {
@@ -72,6 +91,12 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
 /// An outcome with its exit code: `Ok(false)` means "ran, but the answer is no" (exit 1).
 fn dispatch(command: Command) -> Result<bool> {
     match command {
@@ -81,7 +106,19 @@ fn dispatch(command: Command) -> Result<bool> {
         }
         Command::Conformance { dir, verbose } => conformance::run(&dir, verbose),
         Command::Asm { file, out } => program_file::asm(&file, out.as_deref()),
-        Command::Disasm { file } => program_file::disasm(&file),
+        Command::List { file, format, load } => object::list(&file, &load, format == Format::Json),
+        Command::Disasm {
+            file,
+            section,
+            function,
+            load,
+        } => {
+            if object::is_elf(&file) {
+                object::disasm(&file, &load, section.as_deref(), function.as_deref())
+            } else {
+                program_file::disasm(&file)
+            }
+        }
         Command::Run {
             file,
             mem,
@@ -91,7 +128,15 @@ fn dispatch(command: Command) -> Result<bool> {
     }
 }
 
-const SUBCOMMANDS: &[&str] = &["plugin", "conformance", "asm", "disasm", "run", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "plugin",
+    "conformance",
+    "asm",
+    "disasm",
+    "list",
+    "run",
+    "help",
+];
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -12,8 +12,10 @@
 //! To come (see ARCHITECTURE.md): `elf`, `cfg`, `domain`, `analysis`, `platform`, `runtime`, `jit`.
 
 pub mod conformance;
+pub mod elf;
 pub mod interp;
 pub mod isa;
+pub mod platform;
 
 /// Version of the verifier, recorded in every verdict so a verdict names the code that issued it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
