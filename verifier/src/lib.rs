@@ -11,6 +11,7 @@
 //!
 //! To come (see ARCHITECTURE.md): `elf`, `cfg`, `domain`, `analysis`, `platform`, `runtime`, `jit`.
 
+pub mod cfg;
 pub mod conformance;
 pub mod elf;
 pub mod interp;
