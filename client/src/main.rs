@@ -4,6 +4,8 @@
 //! maps outcomes to exit codes: 0 success, 1 a program failed (trapped, a test failed, or later: a
 //! program was rejected), 2 the input could not be loaded or the command line is wrong.
 
+mod bench;
+mod check;
 mod conformance;
 mod object;
 mod plugin;
@@ -52,6 +54,16 @@ enum Command {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
+    /// Verify every program of an ELF object (or the selected ones). Exit 0 all accepted,
+    /// 1 any rejected, 2 load error or bad usage.
+    Check {
+        /// An eBPF ELF object.
+        file: PathBuf,
+        #[command(flatten)]
+        args: check::CheckArgs,
+    },
+    /// Verify every program under a folder in one process and print timing and verdict tables.
+    Bench(bench::BenchArgs),
     /// List the programs of an ELF object: section, function, type, size, maps, helpers.
     List {
         /// An eBPF ELF object (clang -target bpf).
@@ -106,6 +118,8 @@ fn dispatch(command: Command) -> Result<bool> {
         }
         Command::Conformance { dir, verbose } => conformance::run(&dir, verbose),
         Command::Asm { file, out } => program_file::asm(&file, out.as_deref()),
+        Command::Check { file, args } => check::run(&file, &args),
+        Command::Bench(args) => bench::run(&args),
         Command::List { file, format, load } => object::list(&file, &load, format == Format::Json),
         Command::Disasm {
             file,

@@ -9,10 +9,17 @@
 //!   undefined behaviour.
 //! - [`conformance`]: the bpf_conformance test-file format and the helpers its tests call.
 //!
-//! To come (see ARCHITECTURE.md): `elf`, `cfg`, `domain`, `analysis`, `platform`, `runtime`, `jit`.
+//! - [`elf`]: ELF objects, BTF, relocation and linking; [`platform`]: program types, helper
+//!   prototypes, context layouts; [`cfg`]: inlined control-flow graphs and their weak topological
+//!   order; [`domain`]: the scalar (bounds + known bits) and zone (difference-bound) domains;
+//!   [`analysis`]: the abstract interpreter that proves programs safe.
+//!
+//! To come (see ARCHITECTURE.md): `runtime`, `jit`.
 
+pub mod analysis;
 pub mod cfg;
 pub mod conformance;
+pub mod domain;
 pub mod elf;
 pub mod interp;
 pub mod isa;

@@ -73,6 +73,8 @@ pub struct Reloc {
     pub offset: u64,
     pub symbol: usize,
     pub r_type: u32,
+    /// The explicit addend of a `SHT_RELA` entry (`SHT_REL` keeps it in the instruction).
+    pub addend: Option<i64>,
 }
 
 /// A parsed, validated ELF object.
@@ -324,6 +326,7 @@ fn relocations(
             }
             let offset = u64_at(raw, 0);
             let info = u64_at(raw, 8);
+            let addend = (entry == RELA_SIZE).then(|| u64_at(raw, 16) as i64);
             let (symbol, r_type) = ((info >> 32) as usize, info as u32);
             if symbol >= symbol_count {
                 return Err(LoadError::Malformed(format!(
@@ -341,6 +344,7 @@ fn relocations(
                 offset,
                 symbol,
                 r_type,
+                addend,
             });
         }
     }

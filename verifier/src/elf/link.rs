@@ -199,9 +199,22 @@ impl<'e, 'a> Linker<'e, 'a> {
             }
             return Ok(Target::Unchanged);
         };
-        if reloc.r_type == R_BPF_NONE {
-            return Ok(Target::Unchanged);
-        }
+        // Old toolchains (objects with machine EM_NONE) wrote relocations of type 0; the
+        // instruction they apply to says what they mean, so they are read like the BPF ones.
+        let r_type = match (reloc.r_type, insn.opcode) {
+            (R_BPF_NONE, OP_LDDW) => R_BPF_64_64,
+            (R_BPF_NONE, OP_CALL) => R_BPF_64_32,
+            (R_BPF_NONE, _) => return Ok(Target::Unchanged),
+            (t, _) => t,
+        };
+        // A RELA addend replaces the one kept in the instruction.
+        let insn = match reloc.addend {
+            Some(a) if insn.opcode == OP_LDDW => RawInsn {
+                imm: a as i32,
+                ..insn
+            },
+            _ => insn,
+        };
         let sym = &self.elf.symbols[reloc.symbol];
         let sym_name = if sym.name.is_empty() {
             sym.section
@@ -210,7 +223,7 @@ impl<'e, 'a> Linker<'e, 'a> {
         } else {
             sym.name.clone()
         };
-        match (insn.opcode, reloc.r_type) {
+        match (insn.opcode, r_type) {
             (OP_CALL, R_BPF_64_32) => match sym.section {
                 Some(s) if self.elf.sections[s].is_executable() => {
                     if insn.src != 1 {

@@ -38,8 +38,10 @@ use file::ElfFile;
 pub struct LoadOptions {
     /// Use this program type for every program instead of the one the section name implies.
     pub program_type: Option<ProgramType>,
-    /// Type of programs in numeric (Cilium-style, `2/7`) sections.
-    pub numeric_section_type: ProgramType,
+    /// Type of programs whose section names imply none: Cilium-style numeric sections (`2/7`),
+    /// iproute2-style names (`ingress`, `filter`), and `.text` entry points that no typed
+    /// program calls. A `.text` function called by a typed program takes that program's type.
+    pub default_type: ProgramType,
     /// Kernel BTF to apply CO-RE relocations against (e.g. /sys/kernel/btf/vmlinux); without it,
     /// relocations are resolved against the object's own BTF.
     pub target_btf: Option<Btf>,
@@ -49,7 +51,7 @@ impl Default for LoadOptions {
     fn default() -> LoadOptions {
         LoadOptions {
             program_type: None,
-            numeric_section_type: ProgramType::SchedCls,
+            default_type: ProgramType::SchedCls,
             target_btf: None,
         }
     }
@@ -151,8 +153,7 @@ pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Object, LoadError> {
     for (index, f) in functions.iter().enumerate() {
         let linked = linker.link(index)?;
         let section = elf.sections[f.section].name.clone();
-        let program_type =
-            program_type_for(&section, options.program_type, options.numeric_section_type);
+        let program_type = program_type_for(&section, options.program_type, ProgramType::Unknown);
         let spans: Vec<FunctionSpan> = linked
             .placed
             .iter()
@@ -195,6 +196,7 @@ pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Object, LoadError> {
             lines,
         });
     }
+    assign_default_types(&mut programs, options.default_type);
     let license = elf.section_by_name("license").map(|s| {
         let end = s.data.iter().position(|&b| b == 0).unwrap_or(s.data.len());
         String::from_utf8_lossy(&s.data[..end]).into_owned()
@@ -205,6 +207,34 @@ pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Object, LoadError> {
         license,
         btf,
     })
+}
+
+/// Programs whose section implies no type take the type of a typed program that links them in
+/// (a subprogram runs in its caller's context), else the default.
+fn assign_default_types(programs: &mut [Program], default: ProgramType) {
+    let typed: Vec<(ProgramType, Vec<(String, String)>)> = programs
+        .iter()
+        .filter(|p| p.program_type != ProgramType::Unknown)
+        .map(|p| {
+            (
+                p.program_type,
+                p.functions
+                    .iter()
+                    .map(|f| (f.section.clone(), f.name.clone()))
+                    .collect(),
+            )
+        })
+        .collect();
+    for p in programs
+        .iter_mut()
+        .filter(|p| p.program_type == ProgramType::Unknown)
+    {
+        let key = (p.section.clone(), p.function.clone());
+        p.program_type = typed
+            .iter()
+            .find(|(_, fns)| fns.contains(&key))
+            .map_or(default, |(t, _)| *t);
+    }
 }
 
 /// Line info of every placed function, moved to its pc in the linked program.

@@ -1,12 +1,42 @@
 //! Prototypes of the Linux helper functions: what each argument must be, what the helper returns,
 //! what it may do to the packet, and which program types may call it.
 //!
-//! The tables are declarative, one file per family (`maps`, `packet`, `tracing`, `sockets`, ...),
-//! written from the public Linux sources (the `bpf_func_proto` definitions in kernel/bpf/helpers.c,
-//! net/core/filter.c, kernel/trace/bpf_trace.c, ... and the uapi documentation). The analysis
-//! reads them through [`proto`]; nothing else in the verifier knows a helper by number.
+//! The tables are declarative, one file per family (`maps`, `packet`, `sockets`, `tracing`,
+//! `misc`), written from the public Linux sources (the `bpf_func_proto` definitions in
+//! kernel/bpf/helpers.c, net/core/filter.c, kernel/trace/bpf_trace.c, kernel/bpf/cgroup.c, ... and
+//! the uapi documentation). The analysis reads them through [`proto`] / [`proto_for`]; nothing
+//! else in the verifier knows a helper by number.
+//!
+//! Conventions the tables follow:
+//! - **Availability** is Linux's `*_func_proto` switches for a fully privileged loader (CAP_BPF,
+//!   CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN) on a recent kernel (6.x): e.g. `trace_printk` and
+//!   `probe_read_kernel` are in the base set every program type gets. Attach types are not
+//!   modelled: a helper Linux offers to only some attach points of a type (`bind` for connect
+//!   hooks, `seq_printf` for iterators) is offered to the whole type.
+//! - **One prototype per id.** Where Linux hands some program types a different prototype under
+//!   the same id (e.g. `get_socket_cookie` takes the ctx in networking programs but a BTF socket in
+//!   tracing programs), the common one is in the family tables and the others are in
+//!   `variants.rs`; [`proto_for`] picks the right one for a program type.
+//! - **`leaks_args`** is set when the *value* of an `Anything` argument becomes observable outside
+//!   the program: printed (`trace_printk`), returned to user space (`override_return`,
+//!   `set_retval`), written into the packet or skb metadata (`l3_csum_replace`, `skb_vlan_push`,
+//!   `set_hash`, `skb_set_tstamp`), or folded into the return value (`csum_diff`'s seed,
+//!   `csum_update`, `sock_ops_cb_flags_set`). Memory arguments are not covered by the flag: the
+//!   analysis checks what a `Mem` buffer holds for every helper that reads one.
+
+mod maps;
+mod misc;
+mod packet;
+mod shorthand;
+mod sockets;
+mod tracing;
+mod variants;
+
+#[cfg(test)]
+mod tests;
 
 use crate::platform::ProgramType;
+use crate::platform::helper_ids::HELPER_NAMES;
 
 /// Whether memory passed to a helper is read, written, or both by the helper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -15,6 +45,10 @@ pub enum Access {
     Read,
     /// The helper only writes it: it may be uninitialised; afterwards it is initialised.
     Write,
+    /// The helper reads and may write it (`ARG_PTR_TO_MEM` without `MEM_RDONLY`: `fib_lookup`'s
+    /// params, `check_mtu`'s `mtu_len`, `snprintf`'s output): every byte must be initialised
+    /// *and* writable (not read-only map memory such as `.rodata`).
+    ReadWrite,
 }
 
 /// What a helper argument must be (Linux's `enum bpf_arg_type`, as far as the analysis checks it).
@@ -30,10 +64,15 @@ pub enum Arg {
     MapKey,
     /// Pointer to `value_size` readable, initialised bytes (`ARG_PTR_TO_MAP_VALUE`).
     MapValue,
+    /// Like [`Arg::MapValue`], or NULL (`ARG_PTR_TO_MAP_VALUE_OR_NULL`: the initial value passed
+    /// to `sk_storage_get`, `task_storage_get`, ...; programs usually pass 0). Added because
+    /// `MapValue` cannot say "NULL is fine".
+    MapValueOrNull,
     /// Pointer to `value_size` writable bytes, possibly uninitialised (`ARG_PTR_TO_UNINIT_MAP_VALUE`).
     MapValueOut,
-    /// Pointer to memory whose size is the next argument (`ARG_PTR_TO_MEM` with `Read`,
-    /// `ARG_PTR_TO_UNINIT_MEM` with `Write`); `nullable` if NULL is allowed (then size must be 0).
+    /// Pointer to memory whose size is the next argument (`ARG_PTR_TO_MEM` with `Read` or
+    /// `ReadWrite`, `ARG_PTR_TO_UNINIT_MEM` with `Write`); `nullable` if NULL is allowed (then
+    /// size must be 0).
     Mem { access: Access, nullable: bool },
     /// Pointer to exactly `size` bytes (`ARG_PTR_TO_FIXED_SIZE_MEM`, `ARG_PTR_TO_LONG` = 8, ...).
     FixedMem { size: u32, access: Access },
@@ -47,7 +86,14 @@ pub enum Arg {
     Ctx { nullable: bool },
     /// A pointer to a socket (`ARG_PTR_TO_SOCKET`, `ARG_PTR_TO_SOCK_COMMON`, `ARG_PTR_TO_BTF_ID_SOCK_COMMON`, ...).
     Socket { nullable: bool },
-    /// A pointer to a kernel object of the named BTF type (`ARG_PTR_TO_BTF_ID`).
+    /// A socket the program holds a reference to (returned by a lookup whose return is
+    /// `SocketOrNull { needs_release: true }`), released by the call
+    /// (`ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE`: `sk_release`). Added because `Socket`
+    /// cannot say that the call ends the reference, which the analysis must track to find leaks
+    /// and uses after release.
+    OwnedSocket,
+    /// A pointer to a kernel object of the named BTF type (`ARG_PTR_TO_BTF_ID`). An empty name
+    /// means "the type Linux infers from the map's BTF" (`kptr_xchg`).
     BtfId { name: &'static str, nullable: bool },
     /// Pointer to a `struct bpf_spin_lock` inside a map value (`ARG_PTR_TO_SPIN_LOCK`).
     SpinLock,
@@ -68,6 +114,14 @@ pub enum Arg {
     PercpuBtfId,
     /// A pointer to a kptr field of a map value (`ARG_PTR_TO_KPTR`).
     Kptr,
+    /// A value a printf-like helper formats if, and only if, its format string asks for it:
+    /// `trace_printk`'s r3-r5. Linux does not check these registers at all (`ARG_DONTCARE`), so a
+    /// program may leave them uninitialised when the format has fewer conversions. Under the
+    /// strict policy the register must hold an initialised number (a pointer, or a stale value
+    /// that may be a kernel address, would be printed); with `--allow-ptr-leaks` anything goes,
+    /// as in Linux. Added because `Anything` would reject the common `bpf_printk("x\n")` (r3-r5
+    /// unset) and omitting the registers would miss the leak.
+    FormatArg,
 }
 
 /// What a helper returns in r0 (Linux's `enum bpf_return_type`).
@@ -79,6 +133,10 @@ pub enum Ret {
     Void,
     /// Pointer to a value of the map argument, or NULL (`RET_PTR_TO_MAP_VALUE_OR_NULL`).
     MapValueOrNull,
+    /// Pointer to a value of the map argument, never NULL (`RET_PTR_TO_MAP_VALUE`:
+    /// `get_local_storage`). Added because `MapValueOrNull` would demand a NULL check Linux does
+    /// not require.
+    MapValue,
     /// Pointer to a socket or NULL; `needs_release` when the program must release it
     /// (`RET_PTR_TO_SOCKET_OR_NULL` from lookups) .
     SocketOrNull { needs_release: bool },
@@ -99,20 +157,66 @@ pub enum Ret {
 pub enum Family {
     /// Every program type (the "base" helpers: map ops, ktime, prandom, tail call, ...).
     Any,
-    /// kprobe, tracepoint, raw_tracepoint, perf_event, tracing (fentry/fexit/iter), lsm.
+    /// kprobe, tracepoint, raw_tracepoint (and its writable form), perf_event, tracing
+    /// (fentry/fexit/iter), lsm, syscall: the types whose helpers come from Linux's
+    /// `bpf_tracing_func_proto`.
     Tracing,
-    /// Programs with an `__sk_buff` context: socket filter, tc, cgroup_skb, lwt, sk_skb, ...
+    /// Programs with an `__sk_buff` context: socket filter, tc, cgroup_skb, lwt, sk_skb (not
+    /// flow_dissector, which gets only `skb_load_bytes`).
     Skb,
     /// tc programs only (`sched_cls`, `sched_act`): the skb helpers that modify or redirect.
     Tc,
     Xdp,
-    /// cgroup socket programs: cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_sockopt, ...
+    /// cgroup socket programs: cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_sockopt.
     CgroupSock,
     SockOps,
     SkMsg,
     SkSkb,
     /// Only the program types listed explicitly in [`HelperProto::types`].
     Listed,
+}
+
+impl Family {
+    /// Whether `program_type` belongs to the family. [`ProgramType::Unknown`] belongs to none.
+    pub fn contains(self, program_type: ProgramType) -> bool {
+        use ProgramType as T;
+        match self {
+            Family::Any => program_type != T::Unknown,
+            Family::Tracing => matches!(
+                program_type,
+                T::Kprobe
+                    | T::Tracepoint
+                    | T::RawTracepoint
+                    | T::RawTracepointWritable
+                    | T::PerfEvent
+                    | T::Tracing
+                    | T::Lsm
+                    | T::Syscall
+            ),
+            Family::Skb => matches!(
+                program_type,
+                T::SocketFilter
+                    | T::SchedCls
+                    | T::SchedAct
+                    | T::CgroupSkb
+                    | T::LwtIn
+                    | T::LwtOut
+                    | T::LwtXmit
+                    | T::LwtSeg6local
+                    | T::SkSkb
+            ),
+            Family::Tc => matches!(program_type, T::SchedCls | T::SchedAct),
+            Family::Xdp => program_type == T::Xdp,
+            Family::CgroupSock => matches!(
+                program_type,
+                T::CgroupSock | T::CgroupSockAddr | T::SockOps | T::CgroupSockopt
+            ),
+            Family::SockOps => program_type == T::SockOps,
+            Family::SkMsg => program_type == T::SkMsg,
+            Family::SkSkb => program_type == T::SkSkb,
+            Family::Listed => false,
+        }
+    }
 }
 
 /// A helper's prototype and contract.
@@ -133,18 +237,79 @@ pub struct HelperProto {
     pub changes_packet_data: bool,
     /// Only GPL-compatible programs may call it.
     pub gpl_only: bool,
-    /// The helper copies what its `Anything` arguments point to or hold out to user space or
-    /// another program (e.g. `trace_printk`, `perf_event_output` data), so a pointer passed there
-    /// leaks under the strict policy.
+    /// The helper copies what its `Anything` (or `FormatArg`) arguments hold out to user space or
+    /// another program (e.g. `trace_printk`'s format arguments; the module doc lists the rule), so
+    /// a pointer passed there leaks under the strict policy.
     pub leaks_args: bool,
 }
 
-/// The prototype of helper `id`, if Vouch knows it.
+impl HelperProto {
+    /// Whether a program of `program_type` may call this helper (with this prototype).
+    pub fn allowed_in(&self, program_type: ProgramType) -> bool {
+        program_type != ProgramType::Unknown
+            && (self.families.iter().any(|f| f.contains(program_type))
+                || self.types.contains(&program_type))
+    }
+}
+
+/// The prototype of helper `id`, if Vouch knows it: the one most program types get. Use
+/// [`proto_for`] when the program type is known.
 pub fn proto(id: i32) -> Option<&'static HelperProto> {
-    ALL.iter()
-        .flat_map(|family| family.iter())
-        .find(|p| p.id == id)
+    let index = usize::try_from(id).ok()?;
+    BY_ID.get(index).copied().flatten()
+}
+
+/// The prototype of helper `id` as a program of `program_type` sees it: the type's own variant
+/// where Linux has one (see `variants.rs`), else [`proto`]. Whether the type may call the helper at
+/// all is [`HelperProto::allowed_in`].
+pub fn proto_for(id: i32, program_type: ProgramType) -> Option<&'static HelperProto> {
+    variants::VARIANTS
+        .iter()
+        .find(|p| p.id == id && p.allowed_in(program_type))
+        .or_else(|| proto(id))
 }
 
 /// Every known prototype, grouped by family file.
-const ALL: &[&[HelperProto]] = &[];
+const ALL: &[&[HelperProto]] = &[
+    maps::MAPS,
+    packet::PACKET,
+    sockets::SOCKETS,
+    tracing::TRACING,
+    misc::MISC,
+];
+
+/// Number of helper ids the uapi header defines (index 0, `unspec`, is not a helper).
+const ID_COUNT: usize = HELPER_NAMES.len();
+
+/// `ALL` indexed by id, built at compile time; a duplicate or out-of-range id fails the build.
+static BY_ID: [Option<&HelperProto>; ID_COUNT] = index_by_id(ALL);
+
+const fn index_by_id(
+    families: &'static [&'static [HelperProto]],
+) -> [Option<&'static HelperProto>; ID_COUNT] {
+    let mut table: [Option<&'static HelperProto>; ID_COUNT] = [None; ID_COUNT];
+    let mut f = 0;
+    while f < families.len() {
+        let family = families[f];
+        let mut i = 0;
+        while i < family.len() {
+            let p = &family[i];
+            assert!(
+                p.id > 0 && (p.id as usize) < ID_COUNT,
+                "helper id out of range"
+            );
+            assert!(table[p.id as usize].is_none(), "duplicate helper id");
+            table[p.id as usize] = Some(p);
+            i += 1;
+        }
+        f += 1;
+    }
+    table
+}
+
+/// Every prototype: the family tables, then the per-type variants (for tests and listings).
+pub fn all() -> impl Iterator<Item = &'static HelperProto> {
+    ALL.iter()
+        .flat_map(|family| family.iter())
+        .chain(variants::VARIANTS.iter())
+}

@@ -1,0 +1,341 @@
+//! The fixpoint engine: iterate the transfer functions over the weak topological order, widen at
+//! loop heads after a short delay, then run decreasing iterations to win back precision, then
+//! check every instruction once against the stable invariants.
+//!
+//! Termination of the program is proved with two ghost counters per loop head, `n` (iterations)
+//! and `m = -n`: both are reset on edges entering the loop and stepped on its back edges, so the
+//! zone relates them to whatever the loop moves (`i - n` stays constant for `i++`, `i - m` for
+//! `i--`). A loop whose counter stays bounded at its head terminates; one whose counter is
+//! unbounded is reported: "could not prove termination".
+
+use super::branch;
+use super::calls;
+use super::report::{Diagnostic, Report, Stats, Verdict};
+use super::state::{State, counter_var};
+use super::transfer::{self, Env};
+use super::{Input, Options};
+use crate::cfg::{self, Cfg, Component, Edge, Wto};
+use crate::domain::zone::Var;
+use crate::isa::Insn;
+use crate::platform::context;
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use std::collections::HashMap;
+
+/// Iterations at a loop head before widening.
+const WIDEN_DELAY: usize = 40;
+/// Decreasing iterations after the fixpoint.
+const NARROWING_PASSES: usize = 2;
+/// Iterations at one head before giving up (widening guarantees far fewer).
+const MAX_HEAD_ITERATIONS: usize = 200;
+
+/// Widening thresholds: bounds jump to these instead of infinity.
+const THRESHOLDS: &[i64] = &[
+    i64::MIN,
+    -(1 << 31),
+    -4096,
+    -512,
+    -256,
+    -1,
+    0,
+    1,
+    8,
+    16,
+    32,
+    64,
+    128,
+    255,
+    256,
+    512,
+    1024,
+    1500,
+    4096,
+    9000,
+    65535,
+    65536,
+    (1 << 31) - 1,
+    (1 << 32) - 1,
+    i64::MAX,
+];
+
+struct Loop {
+    /// Blocks of the loop, nested loops included.
+    members: Vec<bool>,
+    counter: Var,
+    neg_counter: Var,
+}
+
+struct Engine<'a> {
+    cfg: Cfg,
+    env: Env<'a>,
+    pre: Vec<State>,
+    post: Vec<State>,
+    /// Loop of each head block.
+    loops: HashMap<NodeIndex, Loop>,
+    visits: usize,
+    gave_up: Vec<usize>,
+}
+
+pub fn run(input: Input<'_>, options: &Options) -> Report {
+    let cfg = match cfg::build(input.insns) {
+        Ok(c) => c,
+        Err(e) => {
+            let pc = match &e {
+                cfg::CfgError::Recursion { pc, .. }
+                | cfg::CfgError::TooDeep { pc, .. }
+                | cfg::CfgError::FallsOffEnd { pc }
+                | cfg::CfgError::BadTarget { pc } => *pc,
+                cfg::CfgError::TooLarge { .. } => 0,
+            };
+            return Report::rejected(pc, "cfg", e.to_string());
+        }
+    };
+    let wto = Wto::new(&cfg.graph, cfg.entry());
+    let n = cfg.graph.node_count();
+    let env = Env {
+        insns: input.insns,
+        maps: input.maps,
+        program_type: input.program_type,
+        layout: context::layout(input.program_type),
+        options,
+        checking: false,
+        diagnostics: vec![],
+    };
+    let mut engine = Engine {
+        cfg,
+        env,
+        pre: vec![State::bottom(); n],
+        post: vec![State::bottom(); n],
+        loops: HashMap::new(),
+        visits: 0,
+        gave_up: vec![],
+    };
+    engine.find_loops(&wto.components);
+    let entry = State::entry(options.relational, true);
+    let start = engine.cfg.entry();
+    engine.pre[start.index()] = entry;
+    for c in &wto.components {
+        engine.component(c);
+    }
+    engine.check_all();
+    let unreachable = engine.cfg.unreachable.clone();
+    let stats = Stats {
+        blocks: n,
+        inlined_instructions: engine
+            .cfg
+            .graph
+            .node_weights()
+            .map(|b| b.end - b.start + 1)
+            .sum(),
+        visits: engine.visits,
+        loops: engine.loops.len(),
+    };
+    let mut diagnostics = std::mem::take(&mut engine.env.diagnostics);
+    diagnostics.sort_by_key(|d| d.pc);
+    Report {
+        verdict: if diagnostics.is_empty() {
+            Verdict::Accepted
+        } else {
+            Verdict::Rejected
+        },
+        diagnostics,
+        unreachable,
+        stats,
+    }
+}
+
+impl Engine<'_> {
+    fn find_loops(&mut self, components: &[Component]) {
+        fn members(c: &[Component], out: &mut Vec<bool>) {
+            for x in c {
+                match x {
+                    Component::Vertex(v) => out[v.index()] = true,
+                    Component::Cycle(h, body) => {
+                        out[h.index()] = true;
+                        members(body, out);
+                    }
+                }
+            }
+        }
+        for c in components {
+            if let Component::Cycle(h, body) = c {
+                let mut m = vec![false; self.cfg.graph.node_count()];
+                m[h.index()] = true;
+                members(body, &mut m);
+                let index = self.loops.len();
+                self.loops.insert(
+                    *h,
+                    Loop {
+                        members: m,
+                        counter: counter_var(2 * index),
+                        neg_counter: counter_var(2 * index + 1),
+                    },
+                );
+                self.find_loops(body);
+            }
+        }
+    }
+
+    /// The state flowing along edge `from → to`.
+    fn along(&self, from: NodeIndex, edge: Edge, to: NodeIndex) -> State {
+        let mut s = self.post[from.index()].clone();
+        if s.bottom {
+            return s;
+        }
+        let block = self.cfg.graph[from];
+        match edge {
+            Edge::Goto => {}
+            Edge::Taken | Edge::NotTaken => {
+                let insn = self.env.insns[block.end];
+                branch::assume(&mut s, &insn, edge == Edge::Taken);
+            }
+            Edge::Call => calls::enter(&mut s),
+            Edge::Return => calls::leave(&mut s),
+        }
+        if let Some(l) = self.loops.get(&to)
+            && !s.bottom
+        {
+            if l.members[from.index()] {
+                s.zone.assign_var(l.counter, l.counter, 1);
+                s.zone.assign_var(l.neg_counter, l.neg_counter, -1);
+            } else {
+                s.zone.set_interval(l.counter, Some(0), Some(0));
+                s.zone.set_interval(l.neg_counter, Some(0), Some(0));
+            }
+        }
+        s
+    }
+
+    /// Join of the states on all edges into `b` (the entry keeps its initial state).
+    fn incoming(&self, b: NodeIndex) -> State {
+        let mut acc = if b == self.cfg.entry() {
+            self.pre[b.index()].clone()
+        } else {
+            State::bottom()
+        };
+        for e in self.cfg.graph.edges_directed(b, Direction::Incoming) {
+            let s = self.along(e.source(), *e.weight(), b);
+            acc = acc.join(&s);
+        }
+        acc
+    }
+
+    fn run_block(&mut self, b: NodeIndex) {
+        self.visits += 1;
+        let block = self.cfg.graph[b];
+        let mut s = self.pre[b.index()].clone();
+        for pc in block.start..=block.end {
+            if s.bottom {
+                break;
+            }
+            if self.env.insns[pc] == Insn::WideTail {
+                continue;
+            }
+            transfer::step(&mut self.env, &mut s, pc);
+        }
+        self.post[b.index()] = s;
+    }
+
+    fn component(&mut self, c: &Component) {
+        match c {
+            Component::Vertex(v) => {
+                if *v != self.cfg.entry() {
+                    self.pre[v.index()] = self.incoming(*v);
+                }
+                self.run_block(*v);
+            }
+            Component::Cycle(h, body) => {
+                let mut iteration = 0;
+                loop {
+                    let new = self.incoming(*h);
+                    let old = &self.pre[h.index()];
+                    let next = if iteration < WIDEN_DELAY {
+                        old.join(&new)
+                    } else {
+                        old.widen(&new, THRESHOLDS)
+                    };
+                    if iteration > 0 && next.leq(old) {
+                        break;
+                    }
+                    self.pre[h.index()] = next;
+                    self.run_block(*h);
+                    for c in body {
+                        self.component(c);
+                    }
+                    iteration += 1;
+                    if iteration > MAX_HEAD_ITERATIONS {
+                        self.gave_up.push(self.cfg.graph[*h].start);
+                        break;
+                    }
+                }
+                for _ in 0..NARROWING_PASSES {
+                    let new = self.incoming(*h);
+                    self.pre[h.index()] = new;
+                    self.run_block(*h);
+                    for c in body {
+                        self.component(c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The checking pass: every instruction of every reached block, once, on the final
+    /// invariants; then termination at every loop head.
+    fn check_all(&mut self) {
+        self.env.checking = true;
+        for pc in std::mem::take(&mut self.gave_up) {
+            self.env.fail(
+                pc,
+                "termination",
+                "the analysis of this loop did not stabilise".into(),
+                vec![],
+            );
+        }
+        let nodes: Vec<NodeIndex> = self.cfg.graph.node_indices().collect();
+        for b in nodes {
+            let block = self.cfg.graph[b];
+            let mut s = self.pre[b.index()].clone();
+            for pc in block.start..=block.end {
+                if s.bottom {
+                    break;
+                }
+                match self.env.insns[pc] {
+                    Insn::WideTail => continue,
+                    Insn::Jump { .. } => branch::check(&mut self.env, &s, pc),
+                    _ => {}
+                }
+                transfer::step(&mut self.env, &mut s, pc);
+            }
+        }
+        let heads: Vec<(NodeIndex, Var, Var)> = self
+            .loops
+            .iter()
+            .map(|(h, l)| (*h, l.counter, l.neg_counter))
+            .collect();
+        for (h, counter, neg) in heads {
+            let s = &self.pre[h.index()];
+            if s.bottom {
+                continue;
+            }
+            let upper = s.zone.interval(counter).1;
+            let neg_lower = s.zone.interval(neg).0.map(|l| l.saturating_neg());
+            let bound = match (upper, neg_lower) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let limit = self.env.options.max_loop_iterations as i64;
+            if bound.is_none_or(|b| b > limit) {
+                let pc = self.cfg.graph[h].start;
+                self.env.fail(
+                    pc,
+                    "termination",
+                    format!("could not prove termination of the loop at pc {pc}: no bound on its iterations (limit {limit})"),
+                    vec![],
+                );
+            }
+        }
+        let _ = Diagnostic::clone;
+    }
+}

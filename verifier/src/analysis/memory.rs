@@ -1,0 +1,760 @@
+//! Loads, stores and atomics: the memory-safety checks per region, and what a load yields.
+//!
+//! Every access `[base + off, base + off + size)` must lie inside the region the base points
+//! into, for every offset the base may have: the stack frame (0..512), the packet
+//! (`meta_offset..packet_size`, proved with the zone when offsets are variable), a map value
+//! (`0..value_size`), helper memory (`0..size`), or one context field that allows the access.
+
+use super::state::{Loc, State, V_META, V_PACKET_SIZE, var_of};
+use super::transfer::{Env, check_usable};
+use super::value::srange;
+use super::value::{Ptr, Region, Unusable, Value};
+use crate::domain::scalar::Scalar;
+use crate::domain::zone::Var;
+use crate::isa::{AtomicOp, Insn, Operand, PacketMode, Size};
+use crate::platform::ProgramType;
+use crate::platform::context::FieldKind;
+
+pub fn step(env: &mut Env<'_>, state: &mut State, pc: usize, insn: Insn) {
+    match insn {
+        Insn::Load {
+            size,
+            signed,
+            dst,
+            src,
+            off,
+        } => {
+            let (value, relation) = match base(env, state, pc, src.index()) {
+                Some(p) => load(env, state, pc, src.index(), &p, off, size),
+                None => (Value::unknown(), None),
+            };
+            let dloc = Loc::Reg(dst.number());
+            match (value, signed, relation) {
+                (Value::Num(s), true, _) => state.set(
+                    dloc,
+                    Value::Num(super::value::sign_extend(&s, size.bytes() * 8)),
+                ),
+                (v, _, Some(var)) => state.copy(dloc, var, v),
+                (v, _, None) => state.set(dloc, v),
+            }
+            state.reduce();
+        }
+        Insn::Store {
+            size,
+            dst,
+            off,
+            value,
+        } => {
+            let (v, var) = match value {
+                Operand::Imm(i) => (Value::num(i as i64 as u64), None),
+                Operand::Reg(r) => {
+                    let v = state.regs[r.index()].clone();
+                    if !check_usable(env, pc, r.index(), &v) {
+                        return;
+                    }
+                    (v, Some(var_of(Loc::Reg(r.number()))))
+                }
+            };
+            if let Some(p) = base(env, state, pc, dst.index()) {
+                store(env, state, pc, dst.index(), &p, off, size, v, var);
+            }
+        }
+        Insn::Atomic {
+            size,
+            op,
+            fetch,
+            dst,
+            src,
+            off,
+        } => {
+            let v = state.regs[src.index()].clone();
+            if !check_usable(env, pc, src.index(), &v) {
+                return;
+            }
+            if !matches!(v, Value::Num(_)) {
+                env.fail(
+                    pc,
+                    "leak",
+                    format!("atomic operation with a pointer in r{}", src.index()),
+                    vec![],
+                );
+            }
+            if op == AtomicOp::CmpXchg && !matches!(state.regs[0], Value::Num(_)) {
+                env.fail(
+                    pc,
+                    "type",
+                    "cmpxchg compares with r0, which must hold a number".into(),
+                    vec![],
+                );
+            }
+            let Some(p) = base(env, state, pc, dst.index()) else {
+                return;
+            };
+            if !matches!(
+                p.region,
+                Region::Stack { .. } | Region::MapValue { .. } | Region::Mem { .. }
+            ) {
+                env.fail(
+                    pc,
+                    "memory",
+                    format!(
+                        "atomic operations are allowed on the stack and map values, not on {}",
+                        p.region
+                    ),
+                    vec![],
+                );
+            }
+            let (old, _) = load(env, state, pc, dst.index(), &p, off, size);
+            store(
+                env,
+                state,
+                pc,
+                dst.index(),
+                &p,
+                off,
+                size,
+                Value::unknown(),
+                None,
+            );
+            let old = match old {
+                Value::Num(s) => Value::Num(s),
+                _ => Value::unknown(),
+            };
+            if fetch {
+                let target = if op == AtomicOp::CmpXchg {
+                    0
+                } else {
+                    src.index()
+                };
+                state.set(Loc::Reg(target as u8), old);
+            }
+        }
+        Insn::LoadPacket { size, mode, imm } => legacy_packet_load(env, state, pc, size, mode, imm),
+        _ => {}
+    }
+}
+
+/// The pointer a memory access goes through, or None (after reporting) when it is not one.
+fn base(env: &mut Env<'_>, state: &State, pc: usize, r: usize) -> Option<Ptr> {
+    let v = &state.regs[r];
+    if !check_usable(env, pc, r, v) {
+        return None;
+    }
+    match v {
+        Value::Ptr(p) if p.nullable => {
+            env.fail(
+                pc,
+                "null",
+                format!("r{r} may be NULL here: check it against 0 before the access"),
+                vec![format!("r{r} = {}", v.describe())],
+            );
+            Some(Ptr {
+                nullable: false,
+                ..p.clone()
+            })
+        }
+        Value::Ptr(p) => Some(p.clone()),
+        Value::Num(s) => {
+            env.fail(
+                pc,
+                "memory",
+                format!("r{r} is a number, not a pointer: {s}"),
+                vec![],
+            );
+            None
+        }
+        Value::Bad(_) => None,
+    }
+}
+
+/// The offsets an access may start at: the base's offset plus the instruction's.
+fn range(p: &Ptr, off: i16) -> (i128, i128) {
+    (
+        i128::from(p.off.signed_range().0) + i128::from(off),
+        i128::from(p.off.signed_range().1) + i128::from(off),
+    )
+}
+
+/// Checks `[lo, hi + size)` ⊆ `[0, limit)`.
+#[allow(clippy::too_many_arguments)]
+fn check_bounds(
+    env: &mut Env<'_>,
+    pc: usize,
+    r: usize,
+    p: &Ptr,
+    off: i16,
+    size: usize,
+    limit: i128,
+    what: &str,
+) -> bool {
+    let (lo, hi) = range(p, off);
+    if lo < 0 || hi + size as i128 > limit {
+        env.fail(
+            pc,
+            "memory",
+            format!(
+                "{size}-byte access at offset {} of {what} ({limit} bytes) may be out of bounds",
+                fmt_range(lo, hi)
+            ),
+            vec![format!("r{r} = {}", Value::Ptr(p.clone()).describe())],
+        );
+        return false;
+    }
+    true
+}
+
+fn fmt_range(lo: i128, hi: i128) -> String {
+    if lo == hi {
+        format!("{lo}")
+    } else {
+        format!("[{lo}, {hi}]")
+    }
+}
+
+/// Packet bounds: `meta_offset <= off` and `off + size <= packet_size`, proved from the zone
+/// relations of the base register when there are any, else from bounds.
+fn check_packet(
+    env: &mut Env<'_>,
+    state: &State,
+    pc: usize,
+    r: usize,
+    p: &Ptr,
+    off: i16,
+    size: usize,
+) -> bool {
+    let var = var_of(Loc::Reg(r as u8));
+    let (lo, hi) = range(p, off);
+    let upper_ok = match state.zone.diff_bound(var, V_PACKET_SIZE) {
+        Some(d) if i128::from(d) + i128::from(off) + size as i128 <= 0 => true,
+        _ => {
+            let (min_size, _) = state.zone.interval(V_PACKET_SIZE);
+            hi + size as i128 <= i128::from(min_size.unwrap_or(0))
+        }
+    };
+    let lower_ok = lo >= 0
+        || match state.zone.diff_bound(V_META, var) {
+            Some(d) => i128::from(d) - i128::from(off) <= 0,
+            None => false,
+        };
+    if !upper_ok || !lower_ok {
+        let which = if !upper_ok {
+            "past data_end"
+        } else {
+            "before data_meta"
+        };
+        env.fail(
+            pc,
+            "memory",
+            format!(
+                "{size}-byte packet access at offset {} may be {which}: compare the pointer with data_end first",
+                fmt_range(lo, hi)
+            ),
+            vec![format!("r{r} = {}", Value::Ptr(p.clone()).describe())],
+        );
+        return false;
+    }
+    true
+}
+
+/// What a load yields, and the zone variable whose relations the loaded value shares (a spilled
+/// slot, `packet_size` for data_end).
+fn load(
+    env: &mut Env<'_>,
+    state: &mut State,
+    pc: usize,
+    r: usize,
+    p: &Ptr,
+    off: i16,
+    size: Size,
+) -> (Value, Option<Var>) {
+    let n = size.bytes();
+    let unknown = Value::Num(Scalar::zero_extend_load(n));
+    let value = match p.region {
+        Region::Stack { depth } => {
+            if !check_bounds(env, pc, r, p, off, n, 512, "the stack") {
+                return (unknown, None);
+            }
+            let (lo, hi) = range(p, off);
+            let Some(stack) = state.stack(usize::from(depth)) else {
+                return (unknown, None);
+            };
+            let (lo, hi) = (lo as usize, hi as usize);
+            if let Some(b) = (lo..=hi).find_map(|s| stack.first_uninit(s, n)) {
+                env.fail(
+                    pc,
+                    "uninit",
+                    format!(
+                        "reads uninitialised stack byte at offset {} (r10{:+})",
+                        b,
+                        b as i64 - 512
+                    ),
+                    vec![],
+                );
+                return (unknown, None);
+            }
+            if lo != hi {
+                return (unknown, None);
+            }
+            let slot = lo / 8;
+            match stack.slot(slot).cloned() {
+                Some(v) if lo % 8 == 0 && n == 8 => {
+                    if let Value::Bad(Unusable::CorruptedPointer) = v {
+                        if !env.options.allow_ptr_leaks {
+                            env.fail(
+                                pc,
+                                "leak",
+                                "reads the bytes of a partly overwritten pointer".into(),
+                                vec![],
+                            );
+                        }
+                        return (unknown, None);
+                    }
+                    // Keep the relations of the spilled value.
+                    return (
+                        v,
+                        Some(var_of(Loc::Slot {
+                            depth,
+                            slot: slot as u8,
+                        })),
+                    );
+                }
+                Some(Value::Num(s)) => match s.is_constant() {
+                    Some(c) => {
+                        let shift = (lo % 8) * 8;
+                        let bits = if n == 8 {
+                            u64::MAX
+                        } else {
+                            (1u64 << (n * 8)) - 1
+                        };
+                        Value::num((c >> shift) & bits)
+                    }
+                    None => unknown,
+                },
+                Some(Value::Ptr(_)) | Some(Value::Bad(Unusable::CorruptedPointer)) => {
+                    if !env.options.allow_ptr_leaks {
+                        env.fail(
+                            pc,
+                            "leak",
+                            format!(
+                                "a {n}-byte read of a spilled pointer exposes part of an address"
+                            ),
+                            vec![],
+                        );
+                    }
+                    unknown
+                }
+                _ => unknown,
+            }
+        }
+        Region::Packet => {
+            if readable_packet(env.program_type) {
+                check_packet(env, state, pc, r, p, off, n);
+            } else {
+                env.fail(
+                    pc,
+                    "memory",
+                    format!(
+                        "{} programs cannot read packet data directly",
+                        env.program_type
+                    ),
+                    vec![],
+                );
+            }
+            unknown
+        }
+        Region::MapValue { map } => {
+            let info = &env.maps[map];
+            let limit = i128::from(info.value_size);
+            if !check_bounds(
+                env,
+                pc,
+                r,
+                p,
+                off,
+                n,
+                limit,
+                &format!("the value of map `{}`", info.name),
+            ) {
+                return (unknown, None);
+            }
+            let (lo, hi) = range(p, off);
+            if lo == hi
+                && let Some(bytes) = &info.frozen
+                && let Some(chunk) = bytes.get(lo as usize..lo as usize + n)
+            {
+                let mut buf = [0u8; 8];
+                buf[..n].copy_from_slice(chunk);
+                return (Value::num(u64::from_le_bytes(buf)), None);
+            }
+            unknown
+        }
+        Region::Mem { size, .. } => {
+            check_bounds(env, pc, r, p, off, n, i128::from(size), "helper memory");
+            unknown
+        }
+        Region::Ctx => return ctx_load(env, state, pc, p, off, n),
+        Region::MapFd { .. } | Region::Func { .. } | Region::Kernel { .. } => {
+            env.fail(
+                pc,
+                "memory",
+                format!(
+                    "cannot read through a pointer to {} (use a helper)",
+                    p.region
+                ),
+                vec![],
+            );
+            unknown
+        }
+    };
+    (value, None)
+}
+
+/// Program types whose context gives packet pointers that may be read directly.
+fn readable_packet(t: ProgramType) -> bool {
+    !matches!(
+        t,
+        ProgramType::Kprobe
+            | ProgramType::Tracepoint
+            | ProgramType::RawTracepoint
+            | ProgramType::PerfEvent
+            | ProgramType::Tracing
+    )
+}
+
+/// Program types that may write packet data directly (Linux's `may_access_direct_pkt_data`).
+fn writable_packet(t: ProgramType) -> bool {
+    crate::platform::context::direct_packet_write(t)
+}
+
+fn ctx_load(
+    env: &mut Env<'_>,
+    state: &State,
+    pc: usize,
+    p: &Ptr,
+    off: i16,
+    n: usize,
+) -> (Value, Option<Var>) {
+    let unknown = Value::Num(Scalar::zero_extend_load(n));
+    let (lo, hi) = range(p, off);
+    if lo != hi {
+        env.fail(
+            pc,
+            "ctx",
+            format!("context access at a variable offset {}", fmt_range(lo, hi)),
+            vec![],
+        );
+        return (unknown, None);
+    }
+    let Some(layout) = env.layout else {
+        // No known layout (unknown program type): allow reads inside a generous bound, as
+        // numbers. This is sound: the values are unknown numbers.
+        if lo < 0 || lo + n as i128 > 4096 {
+            env.fail(
+                pc,
+                "ctx",
+                format!("context read at offset {lo} is out of bounds"),
+                vec![],
+            );
+        }
+        return (unknown, None);
+    };
+    if lo < 0 || lo + n as i128 > i128::from(layout.size) {
+        env.fail(
+            pc,
+            "ctx",
+            format!(
+                "{n}-byte read at offset {lo} is outside {} ({} bytes)",
+                layout.name, layout.size
+            ),
+            vec![],
+        );
+        return (unknown, None);
+    }
+    let Some(kind) = layout.access(lo as i64, n as u32, false) else {
+        env.fail(
+            pc,
+            "ctx",
+            format!(
+                "{n}-byte read at offset {lo} of {} is not allowed for {} programs",
+                layout.name, env.program_type
+            ),
+            vec![],
+        );
+        return (unknown, None);
+    };
+    let packet_ptr = |var: Var| {
+        let (lo, hi) = state.zone.interval(var);
+        let off = srange(lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
+        (
+            Value::Ptr(Ptr {
+                region: Region::Packet,
+                off,
+                nullable: false,
+                null_id: 0,
+            }),
+            Some(var),
+        )
+    };
+    match kind {
+        FieldKind::Scalar => (unknown, None),
+        FieldKind::PacketStart => (Value::ptr(Region::Packet, 0), None),
+        // data_end is the packet pointer at offset packet_size; data_meta at meta_offset.
+        FieldKind::PacketEnd => packet_ptr(V_PACKET_SIZE),
+        FieldKind::PacketMeta => packet_ptr(V_META),
+        FieldKind::SocketOrNull => (kernel_or_null("sock"), None),
+        FieldKind::Socket => (Value::ptr(Region::Kernel { btf_name: "sock" }, 0), None),
+        FieldKind::FlowKeys => (
+            Value::ptr(
+                Region::Mem {
+                    size: 56,
+                    ringbuf: false,
+                },
+                0,
+            ),
+            None,
+        ),
+        FieldKind::BtfIdOrNull(name) => (kernel_or_null(name), None),
+    }
+}
+
+fn kernel_or_null(btf_name: &'static str) -> Value {
+    Value::Ptr(Ptr {
+        region: Region::Kernel { btf_name },
+        off: Scalar::constant(0),
+        nullable: true,
+        null_id: 0,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn store(
+    env: &mut Env<'_>,
+    state: &mut State,
+    pc: usize,
+    r: usize,
+    p: &Ptr,
+    off: i16,
+    size: Size,
+    v: Value,
+    var: Option<crate::domain::zone::Var>,
+) {
+    let n = size.bytes();
+    let is_ptr = matches!(v, Value::Ptr(_));
+    match p.region {
+        Region::Stack { depth } => {
+            if !check_bounds(env, pc, r, p, off, n, 512, "the stack") {
+                return;
+            }
+            let (lo, hi) = range(p, off);
+            let Some(stack) = state.stack_mut(usize::from(depth)) else {
+                return;
+            };
+            if lo != hi {
+                // A store at a variable offset: every byte it may touch loses its contents, but
+                // only bytes it surely writes become initialised.
+                let (lo, hi) = (lo as usize, hi as usize);
+                stack.clobber(lo, hi + n - lo);
+                if hi < lo + n {
+                    stack.mark_init(hi, lo + n - hi);
+                }
+                return;
+            }
+            let at = lo as usize;
+            if n == 8 && at.is_multiple_of(8) {
+                let slot = (at / 8) as u8;
+                let loc = Loc::Slot { depth, slot };
+                match var {
+                    Some(var) => state.copy(loc, var, v),
+                    None => state.set(loc, v),
+                }
+            } else {
+                if is_ptr && !env.options.allow_ptr_leaks {
+                    env.fail(
+                        pc,
+                        "leak",
+                        format!("a {n}-byte store of a pointer keeps only part of it"),
+                        vec![],
+                    );
+                }
+                stack.write_bytes(at, n);
+                if let Value::Num(c) = &v
+                    && let Some(c) = c.is_constant()
+                {
+                    stack.note_const(at, n, c);
+                }
+                // A narrow store of a known constant into an otherwise empty slot is not kept;
+                // reading it back gives an unknown number of the read's size.
+            }
+        }
+        Region::Packet => {
+            if !writable_packet(env.program_type) {
+                env.fail(
+                    pc,
+                    "memory",
+                    format!(
+                        "{} programs cannot write packet data directly",
+                        env.program_type
+                    ),
+                    vec![],
+                );
+            }
+            check_packet(env, state, pc, r, p, off, n);
+            leak_check(env, pc, is_ptr, "the packet");
+        }
+        Region::MapValue { map } => {
+            let info = &env.maps[map];
+            if info.read_only {
+                env.fail(
+                    pc,
+                    "memory",
+                    format!("map `{}` is read-only for programs", info.name),
+                    vec![],
+                );
+            }
+            let limit = i128::from(info.value_size);
+            check_bounds(
+                env,
+                pc,
+                r,
+                p,
+                off,
+                n,
+                limit,
+                &format!("the value of map `{}`", info.name),
+            );
+            leak_check(env, pc, is_ptr, "a map value");
+        }
+        Region::Mem { size: limit, .. } => {
+            check_bounds(env, pc, r, p, off, n, i128::from(limit), "helper memory");
+            leak_check(env, pc, is_ptr, "helper memory");
+        }
+        Region::Ctx => ctx_store(env, pc, p, off, n, is_ptr),
+        Region::MapFd { .. } | Region::Func { .. } | Region::Kernel { .. } => {
+            env.fail(
+                pc,
+                "memory",
+                format!("cannot write through a pointer to {}", p.region),
+                vec![],
+            );
+        }
+    }
+}
+
+fn leak_check(env: &mut Env<'_>, pc: usize, is_ptr: bool, into: &str) {
+    if is_ptr && !env.options.allow_ptr_leaks {
+        env.fail(
+            pc,
+            "leak",
+            format!("stores a pointer into {into}, where it can be read outside the program"),
+            vec![],
+        );
+    }
+}
+
+fn ctx_store(env: &mut Env<'_>, pc: usize, p: &Ptr, off: i16, n: usize, is_ptr: bool) {
+    let (lo, hi) = range(p, off);
+    if lo != hi {
+        env.fail(
+            pc,
+            "ctx",
+            format!("context write at a variable offset {}", fmt_range(lo, hi)),
+            vec![],
+        );
+        return;
+    }
+    let Some(layout) = env.layout else {
+        env.fail(
+            pc,
+            "ctx",
+            format!(
+                "{} programs have no writable context fields known to Vouch",
+                env.program_type
+            ),
+            vec![],
+        );
+        return;
+    };
+    if layout.access(lo as i64, n as u32, true).is_none() {
+        env.fail(
+            pc,
+            "ctx",
+            format!(
+                "{n}-byte write at offset {lo} of {} is not allowed for {} programs",
+                layout.name, env.program_type
+            ),
+            vec![],
+        );
+    }
+    if is_ptr && !env.options.allow_ptr_leaks {
+        env.fail(
+            pc,
+            "leak",
+            "stores a pointer into the context".into(),
+            vec![],
+        );
+    }
+}
+
+/// Legacy `ldabs`/`ldind`: only for socket-buffer programs, with the context in r6; clobbers
+/// r1-r5 like a helper call.
+fn legacy_packet_load(
+    env: &mut Env<'_>,
+    state: &mut State,
+    pc: usize,
+    size: Size,
+    mode: PacketMode,
+    imm: i32,
+) {
+    let skb = matches!(
+        env.program_type,
+        ProgramType::SocketFilter
+            | ProgramType::SchedCls
+            | ProgramType::SchedAct
+            | ProgramType::CgroupSkb
+            | ProgramType::Unknown
+    );
+    if !skb {
+        env.fail(
+            pc,
+            "type",
+            format!(
+                "legacy packet loads are not allowed in {} programs",
+                env.program_type
+            ),
+            vec![],
+        );
+    }
+    if !matches!(
+        state.regs[6],
+        Value::Ptr(Ptr {
+            region: Region::Ctx,
+            ..
+        })
+    ) {
+        env.fail(
+            pc,
+            "type",
+            "legacy packet loads need the context in r6".into(),
+            vec![],
+        );
+    }
+    if let PacketMode::Ind(r) = mode {
+        let v = state.regs[r.index()].clone();
+        if check_usable(env, pc, r.index(), &v) && !matches!(v, Value::Num(_)) {
+            env.fail(
+                pc,
+                "type",
+                format!("ldind offset r{} must be a number", r.index()),
+                vec![],
+            );
+        }
+    }
+    let _ = imm;
+    for r in 1..=5 {
+        state.set(Loc::Reg(r), Value::uninit());
+    }
+    state.set(
+        Loc::Reg(0),
+        Value::Num(Scalar::zero_extend_load(size.bytes())),
+    );
+}

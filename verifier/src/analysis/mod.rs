@@ -1,0 +1,164 @@
+//! The verifier proper: abstract interpretation of a program over its inlined CFG.
+//!
+//! Start with [`verify`]. The program is decoded and its CFG built (`cfg`), then the fixpoint
+//! engine (`fixpoint`) iterates the transfer functions (`transfer`, `memory`, `calls`, `branch`)
+//! over the weak topological order, widening at loop heads. Once the invariants are stable, one
+//! more pass runs the same transfer functions in checking mode: every property that could not
+//! be proved becomes a [`Diagnostic`] at its pc. Each check assumes what it checked afterwards,
+//! so one root cause does not cascade into hundreds of errors.
+//!
+//! Soundness argument in one line: every transfer function over-approximates RFC 9669 semantics
+//! (as `interp` implements them) on every concrete state its input describes, and every check
+//! is proved on the invariant that over-approximates all states reaching the instruction.
+
+mod branch;
+mod calls;
+mod fixpoint;
+mod memory;
+pub mod report;
+mod stack;
+mod state;
+mod transfer;
+pub mod value;
+
+pub use report::{Diagnostic, Report, Verdict};
+
+use crate::elf::MapDef;
+use crate::isa::Insn;
+use crate::platform::ProgramType;
+
+/// How to verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Keep relations between quantities (zone domain) or only bounds (interval domain).
+    pub relational: bool,
+    /// Reject division or modulo by a divisor that may be zero (RFC 9669 defines the result,
+    /// so it is allowed by default).
+    pub strict_div: bool,
+    /// Allow pointers to leak into maps, packets, helper output and r0, and uninitialised stack
+    /// reads by helpers, like privileged Linux. Off by default (strict, like unprivileged Linux).
+    pub allow_ptr_leaks: bool,
+    /// Most iterations a loop may make before "could not prove termination".
+    pub max_loop_iterations: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            relational: true,
+            strict_div: false,
+            allow_ptr_leaks: false,
+            max_loop_iterations: 1 << 20,
+        }
+    }
+}
+
+/// A map as the analysis sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    pub name: String,
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    /// Programs may not write its values (`.rodata`, `BPF_F_RDONLY_PROG`).
+    pub read_only: bool,
+    /// Contents known at load time that cannot change (frozen `.rodata`): loads from them are
+    /// constants.
+    pub frozen: Option<Vec<u8>>,
+    /// For a map of maps: the inner map template's index.
+    pub inner: Option<usize>,
+}
+
+/// `BPF_F_RDONLY_PROG`.
+const F_RDONLY_PROG: u32 = 0x80;
+
+/// The analysis's map table for an object's maps: the maps, then the inner map templates.
+pub fn map_table(maps: &[MapDef]) -> Vec<MapInfo> {
+    let mut out: Vec<MapInfo> = maps.iter().map(|m| info(m, None)).collect();
+    for (i, m) in maps.iter().enumerate() {
+        if let Some(inner) = &m.inner {
+            out.push(info(inner, None));
+            let index = out.len() - 1;
+            out[i].inner = Some(index);
+        } else if let Some(idx) = m.inner_map_idx {
+            // Legacy map-in-map: the template is another record of the same section.
+            out[i].inner = maps.iter().position(|o| {
+                matches!((&o.source, &m.source), (crate::elf::MapSource::Legacy { section: a, offset, record_size }, crate::elf::MapSource::Legacy { section: b, .. }) if a == b && *offset == u64::from(idx) * record_size)
+            });
+        }
+    }
+    out
+}
+
+fn info(m: &MapDef, inner: Option<usize>) -> MapInfo {
+    let read_only = m.flags & F_RDONLY_PROG != 0;
+    let frozen = match &m.source {
+        crate::elf::MapSource::GlobalData {
+            read_only: true, ..
+        } => m.initial.clone(),
+        _ => None,
+    };
+    MapInfo {
+        name: m.name.clone(),
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        read_only,
+        frozen,
+        inner,
+    }
+}
+
+/// What one program is, for the analysis.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    pub insns: &'a [Insn],
+    pub program_type: ProgramType,
+    pub maps: &'a [MapInfo],
+}
+
+/// Verifies one program.
+pub fn verify(input: Input<'_>, options: &Options) -> Report {
+    fixpoint::run(input, options)
+}
+
+/// Verifies one program of a loaded object: decoding errors are rejections at their pc.
+pub fn verify_program(
+    object: &crate::elf::Object,
+    program: &crate::elf::Program,
+    options: &Options,
+) -> Report {
+    let insns = match &program.insns {
+        Ok(i) => i,
+        Err(e) => {
+            let pc = decode_error_pc(e);
+            return Report::rejected(pc, "decode", e.to_string());
+        }
+    };
+    let maps = map_table(&object.maps);
+    verify(
+        Input {
+            insns,
+            program_type: program.program_type,
+            maps: &maps,
+        },
+        options,
+    )
+}
+
+fn decode_error_pc(e: &crate::isa::DecodeError) -> usize {
+    use crate::isa::DecodeError::*;
+    match *e {
+        UnknownOpcode { pc, .. }
+        | InvalidRegister { pc, .. }
+        | WriteToFramePointer { pc }
+        | ReservedField { pc, .. }
+        | IncompleteLddw { pc }
+        | InvalidLddwSource { pc, .. }
+        | JumpOutOfBounds { pc, .. }
+        | JumpIntoLddw { pc, .. } => pc,
+        Empty | TruncatedSlot { .. } | TooLong { .. } => 0,
+    }
+}

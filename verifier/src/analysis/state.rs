@@ -1,0 +1,440 @@
+//! The abstract state at a program point: registers, call frames with their stacks, the
+//! relations between numeric quantities, and the resources the program holds.
+//!
+//! Each location that can hold a value (a register, a spilled stack slot, a caller's saved
+//! register) owns one zone variable, which stands for the number it holds or, for a pointer, its
+//! offset. `packet_size` (data_end - data) and `meta_offset` (data_meta - data) have variables of
+//! their own, and each loop head a counter. Non-relational bounds live in the values themselves
+//! ([`Value`]); the zone adds relations. After the zone learns something (a branch), bounds are
+//! tightened from it ([`State::reduce`]).
+
+use super::stack::Stack;
+use super::value::srange;
+use super::value::{Ptr, Region, Unusable, Value};
+use crate::domain::zone::{Var, Zone};
+
+/// Largest packet Linux handles (`MAX_PACKET_OFF`).
+pub const MAX_PACKET_SIZE: i64 = 0xffff;
+/// Most metadata bytes before the packet data (XDP allows 32; room for more).
+pub const MAX_META: i64 = 255;
+
+pub const V_PACKET_SIZE: Var = Var(0);
+pub const V_META: Var = Var(1);
+const REG_BASE: u32 = 2;
+const SLOT_BASE: u32 = REG_BASE + 11;
+const SAVED_BASE: u32 = SLOT_BASE + 8 * 64;
+const COUNTER_BASE: u32 = SAVED_BASE + 8 * 5;
+
+/// A place that holds a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Loc {
+    Reg(u8),
+    Slot { depth: u8, slot: u8 },
+}
+
+pub fn var_of(loc: Loc) -> Var {
+    match loc {
+        Loc::Reg(r) => Var(REG_BASE + u32::from(r)),
+        Loc::Slot { depth, slot } => Var(SLOT_BASE + u32::from(depth) * 64 + u32::from(slot)),
+    }
+}
+
+/// Zone variable of register `reg` (6-10) saved by the caller at `depth`.
+pub fn saved_var(depth: usize, reg: usize) -> Var {
+    Var(SAVED_BASE + (depth as u32) * 5 + (reg as u32 - 6))
+}
+
+/// Zone variable counting the iterations of loop `index`.
+pub fn counter_var(index: usize) -> Var {
+    Var(COUNTER_BASE + index as u32)
+}
+
+/// A caller's frame while a callee runs: its stack and the registers the call preserves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub stack: Stack,
+    /// r6-r10 of this frame, saved while a callee runs (unused for the innermost frame).
+    pub saved: Vec<Value>,
+}
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub bottom: bool,
+    pub regs: [Value; 11],
+    /// One per active call depth; the last is the current frame.
+    pub frames: Vec<Frame>,
+    pub zone: Zone,
+    /// Use relations (zone domain) or only bounds (interval domain).
+    pub relational: bool,
+    /// Ring buffer records reserved and not yet submitted or discarded (their null ids).
+    pub records: Vec<u32>,
+    /// A `bpf_spin_lock` is held.
+    pub lock_held: bool,
+}
+
+impl State {
+    pub fn bottom() -> State {
+        State {
+            bottom: true,
+            regs: std::array::from_fn(|_| Value::uninit()),
+            frames: vec![],
+            zone: Zone::top(),
+            relational: true,
+            records: vec![],
+            lock_held: false,
+        }
+    }
+
+    /// The state at a program's entry: r1 = ctx, r10 = top of an empty stack.
+    pub fn entry(relational: bool, has_ctx: bool) -> State {
+        let mut s = State {
+            bottom: false,
+            regs: std::array::from_fn(|_| Value::uninit()),
+            frames: vec![Frame {
+                stack: Stack::default(),
+                saved: vec![],
+            }],
+            zone: Zone::top(),
+            relational,
+            records: vec![],
+            lock_held: false,
+        };
+        s.zone
+            .set_interval(V_PACKET_SIZE, Some(0), Some(MAX_PACKET_SIZE));
+        s.zone.set_interval(V_META, Some(-MAX_META), Some(0));
+        if has_ctx {
+            s.set(Loc::Reg(1), Value::ptr(Region::Ctx, 0));
+        }
+        s.set(Loc::Reg(10), Value::ptr(Region::Stack { depth: 0 }, 512));
+        s
+    }
+
+    pub fn depth(&self) -> usize {
+        self.frames.len().saturating_sub(1)
+    }
+
+    pub fn stack(&self, depth: usize) -> Option<&Stack> {
+        self.frames.get(depth).map(|f| &f.stack)
+    }
+
+    pub fn stack_mut(&mut self, depth: usize) -> Option<&mut Stack> {
+        self.frames.get_mut(depth).map(|f| &mut f.stack)
+    }
+
+    /// Sets a location to a value with no relation to anything but its own bounds.
+    pub fn set(&mut self, loc: Loc, value: Value) {
+        let var = var_of(loc);
+        match &value {
+            Value::Num(s) => {
+                self.zone
+                    .set_interval(var, Some(s.signed_range().0), Some(s.signed_range().1))
+            }
+            Value::Ptr(p) => self.zone.set_interval(
+                var,
+                Some(p.off.signed_range().0),
+                Some(p.off.signed_range().1),
+            ),
+            Value::Bad(_) => self.zone.forget(var),
+        }
+        self.put(loc, value);
+    }
+
+    /// Stores a value without touching the zone (the caller has set the variable's relations).
+    pub fn put(&mut self, loc: Loc, value: Value) {
+        match loc {
+            Loc::Reg(r) => self.regs[usize::from(r)] = value,
+            Loc::Slot { depth, slot } => {
+                if let Some(stack) = self.stack_mut(usize::from(depth)) {
+                    stack.spill(usize::from(slot) * 8, value);
+                }
+            }
+        }
+    }
+
+    /// Copies a location into another, keeping the zone relation `dst == src`.
+    pub fn copy(&mut self, dst: Loc, src_var: Var, value: Value) {
+        let d = var_of(dst);
+        if d != src_var {
+            if self.relational && !matches!(value, Value::Bad(_)) {
+                self.zone.assign_var(d, src_var, 0);
+            } else {
+                self.zone.forget(d);
+                if let Value::Num(s) | Value::Ptr(Ptr { off: s, .. }) = &value {
+                    self.zone
+                        .set_interval(d, Some(s.signed_range().0), Some(s.signed_range().1));
+                }
+            }
+        }
+        self.put(dst, value);
+    }
+
+    /// Tightens the bounds of every value from what the zone implies, and detects
+    /// contradictions (the state becomes bottom).
+    pub fn reduce(&mut self) {
+        if self.bottom {
+            return;
+        }
+        if self.zone.is_bottom() {
+            self.bottom = true;
+            return;
+        }
+        for r in 0..11 {
+            let var = var_of(Loc::Reg(r as u8));
+            if !self.reduce_value(r, None, var) {
+                self.bottom = true;
+                return;
+            }
+        }
+        for depth in 0..self.frames.len() {
+            let slots: Vec<usize> = self.frames[depth].stack.slots().map(|(s, _)| s).collect();
+            for slot in slots {
+                let var = var_of(Loc::Slot {
+                    depth: depth as u8,
+                    slot: slot as u8,
+                });
+                if !self.reduce_value(slot, Some(depth), var) {
+                    self.bottom = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn reduce_value(&mut self, index: usize, depth: Option<usize>, var: Var) -> bool {
+        let (lo, hi) = self.zone.interval(var);
+        if lo.is_none() && hi.is_none() {
+            return true;
+        }
+        let range = srange(lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
+        let value = match depth {
+            None => &mut self.regs[index],
+            Some(d) => match self.frames[d].stack.slots_mut().find(|(s, _)| *s == index) {
+                Some((_, v)) => v,
+                None => return true,
+            },
+        };
+        let scalar = match value {
+            Value::Num(s) => s,
+            Value::Ptr(p) => &mut p.off,
+            Value::Bad(_) => return true,
+        };
+        match scalar.meet(&range) {
+            Some(m) => {
+                *scalar = m;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every value in registers and on every stack, mutably (for invalidation passes).
+    pub fn for_each_value(&mut self, mut f: impl FnMut(&mut Value)) {
+        for v in self.regs.iter_mut() {
+            f(v);
+        }
+        for frame in self.frames.iter_mut() {
+            for (_, v) in frame.stack.slots_mut() {
+                f(v);
+            }
+            for v in frame.saved.iter_mut() {
+                f(v);
+            }
+        }
+    }
+
+    /// Replaces every packet pointer with a stale marker (after a helper that moves packets).
+    pub fn invalidate_packet_pointers(&mut self, helper_pc: usize) {
+        let stale = Value::Bad(Unusable::StalePacket { helper_pc });
+        self.for_each_value(|v| {
+            if matches!(
+                v,
+                Value::Ptr(Ptr {
+                    region: Region::Packet,
+                    ..
+                })
+            ) {
+                *v = stale.clone();
+            }
+        });
+    }
+}
+
+/// Join of two values at the same location. Pointers join only within one region.
+pub fn join_value(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => Value::Num(x.join(y)),
+        (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region => Value::Ptr(Ptr {
+            region: p.region,
+            off: p.off.join(&q.off),
+            nullable: p.nullable || q.nullable,
+            null_id: if p.null_id == q.null_id {
+                p.null_id
+            } else {
+                p.null_id.max(q.null_id)
+            },
+        }),
+        // A pointer on one path and NULL on the other is a pointer that may be NULL.
+        (Value::Ptr(p), Value::Num(n)) | (Value::Num(n), Value::Ptr(p))
+            if n.is_constant() == Some(0) && nullable_region(p.region) =>
+        {
+            Value::Ptr(Ptr {
+                nullable: true,
+                ..p.clone()
+            })
+        }
+        (Value::Bad(Unusable::Uninit), _) | (_, Value::Bad(Unusable::Uninit)) => Value::uninit(),
+        (Value::Bad(x), Value::Bad(y)) if x == y => Value::Bad(*x),
+        (Value::Bad(x @ Unusable::StalePacket { .. }), _)
+        | (_, Value::Bad(x @ Unusable::StalePacket { .. })) => Value::Bad(*x),
+        _ => Value::Bad(Unusable::Mixed),
+    }
+}
+
+/// Regions whose pointers may meet NULL in a join (the ones programs NULL-check).
+fn nullable_region(r: Region) -> bool {
+    matches!(
+        r,
+        Region::MapValue { .. } | Region::Mem { .. } | Region::Kernel { .. } | Region::MapFd { .. }
+    )
+}
+
+pub fn widen_value(a: &Value, b: &Value, thresholds: &[i64]) -> Value {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => Value::Num(x.widen(y, thresholds)),
+        (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region => Value::Ptr(Ptr {
+            region: p.region,
+            off: p.off.widen(&q.off, thresholds),
+            nullable: p.nullable || q.nullable,
+            null_id: if p.null_id == q.null_id {
+                p.null_id
+            } else {
+                p.null_id.max(q.null_id)
+            },
+        }),
+        _ => join_value(a, b),
+    }
+}
+
+pub fn leq_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (_, Value::Bad(Unusable::Uninit)) => true,
+        (Value::Num(x), Value::Num(y)) => x.leq(y),
+        (Value::Ptr(p), Value::Ptr(q)) => {
+            p.region == q.region && p.off.leq(&q.off) && (!p.nullable || q.nullable)
+        }
+        (Value::Bad(x), Value::Bad(y)) => x == y || *y == Unusable::Mixed,
+        (_, Value::Bad(Unusable::Mixed)) => true,
+        _ => false,
+    }
+}
+
+/// Whether a location's zone variable keeps its meaning across a join: both sides hold numbers,
+/// or pointers into one region (whose offsets the variable stands for). A NULL joined with a
+/// pointer keeps the pointer's offset relations (NULL's "offset" is never used).
+fn same_kind(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Num(_), Value::Num(_)) => true,
+        (Value::Ptr(p), Value::Ptr(q)) => p.region == q.region,
+        _ => false,
+    }
+}
+
+impl State {
+    fn combine(
+        &self,
+        other: &State,
+        zone: Zone,
+        values: impl Fn(&Value, &Value) -> Value,
+    ) -> State {
+        if self.bottom {
+            return other.clone();
+        }
+        if other.bottom {
+            return self.clone();
+        }
+        let mut out = State {
+            bottom: false,
+            regs: std::array::from_fn(|r| values(&self.regs[r], &other.regs[r])),
+            frames: Vec::with_capacity(self.frames.len()),
+            zone,
+            relational: self.relational,
+            records: {
+                let mut r = self.records.clone();
+                r.extend(other.records.iter().filter(|x| !self.records.contains(x)));
+                r
+            },
+            lock_held: self.lock_held || other.lock_held,
+        };
+        for (d, (f, g)) in self.frames.iter().zip(&other.frames).enumerate() {
+            let stack = f.stack.join(&g.stack, &values);
+            let saved = f
+                .saved
+                .iter()
+                .zip(&g.saved)
+                .map(|(a, b)| values(a, b))
+                .collect();
+            out.frames.push(Frame { stack, saved });
+            let _ = d;
+        }
+        // Locations whose kinds differ lost their meaning: drop their relations.
+        for r in 0..11 {
+            if !same_kind(&self.regs[r], &other.regs[r]) {
+                out.zone.forget(var_of(Loc::Reg(r as u8)));
+            }
+        }
+        for depth in 0..out.frames.len() {
+            for slot in 0..64 {
+                let a = self.frames[depth].stack.slot(slot);
+                let b = other.frames[depth].stack.slot(slot);
+                let keep = matches!((a, b), (Some(x), Some(y)) if same_kind(x, y));
+                if !keep {
+                    out.zone.forget(var_of(Loc::Slot {
+                        depth: depth as u8,
+                        slot: slot as u8,
+                    }));
+                }
+            }
+        }
+        out.reduce();
+        out
+    }
+
+    pub fn join(&self, other: &State) -> State {
+        if self.bottom {
+            return other.clone();
+        }
+        if other.bottom {
+            return self.clone();
+        }
+        self.combine(other, self.zone.join(&other.zone), join_value)
+    }
+
+    pub fn widen(&self, newer: &State, thresholds: &[i64]) -> State {
+        if self.bottom {
+            return newer.clone();
+        }
+        if newer.bottom {
+            return self.clone();
+        }
+        let zone = self.zone.widen(&newer.zone);
+        self.combine(newer, zone, |a, b| widen_value(a, b, thresholds))
+    }
+
+    pub fn leq(&self, other: &State) -> bool {
+        if self.bottom {
+            return true;
+        }
+        if other.bottom {
+            return false;
+        }
+        self.frames.len() == other.frames.len()
+            && (0..11).all(|r| leq_value(&self.regs[r], &other.regs[r]))
+            && self.frames.iter().zip(&other.frames).all(|(f, g)| {
+                f.stack.leq(&g.stack, leq_value)
+                    && f.saved.iter().zip(&g.saved).all(|(a, b)| leq_value(a, b))
+            })
+            && self.records.iter().all(|r| other.records.contains(r))
+            && (!self.lock_held || other.lock_held)
+            && self.zone.leq(&other.zone)
+    }
+}

@@ -1,0 +1,454 @@
+//! Transfer functions: what each instruction does to the abstract state, and the checks it
+//! needs. Memory instructions are in `memory`, calls and exits in `calls`, branch conditions in
+//! `branch`; this file holds the dispatcher and arithmetic.
+
+use super::state::{Loc, State, var_of};
+use super::value::srange;
+use super::value::{Ptr, Region, Unusable, Value};
+use super::{Diagnostic, MapInfo, Options};
+use crate::domain::scalar::{self, Scalar};
+use crate::isa::{AluOp, Imm64Kind, Insn, Operand, Width};
+use crate::platform::ProgramType;
+use crate::platform::context::ContextLayout;
+
+/// Everything a transfer function may consult, and where checks report.
+pub struct Env<'a> {
+    pub insns: &'a [Insn],
+    pub maps: &'a [MapInfo],
+    pub program_type: ProgramType,
+    pub layout: Option<&'static ContextLayout>,
+    pub options: &'a Options,
+    /// Report failed checks (the final pass) or stay silent (fixpoint iterations).
+    pub checking: bool,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Env<'_> {
+    pub fn fail(&mut self, pc: usize, kind: &'static str, message: String, values: Vec<String>) {
+        if self.checking
+            && !self
+                .diagnostics
+                .iter()
+                .any(|d| d.pc == pc && d.message == message)
+        {
+            self.diagnostics.push(Diagnostic {
+                pc,
+                kind,
+                message,
+                values,
+            });
+        }
+    }
+}
+
+/// A value must be usable as an operand: initialised and not invalidated.
+pub fn check_usable(env: &mut Env<'_>, pc: usize, r: usize, v: &Value) -> bool {
+    match v {
+        Value::Bad(u) => {
+            let what = match u {
+                Unusable::Uninit => format!("r{r} is used before it is initialised"),
+                Unusable::Mixed => {
+                    format!("r{r} holds a number on some paths and a pointer on others")
+                }
+                Unusable::StalePacket { helper_pc } => format!(
+                    "r{r} is a packet pointer invalidated by the helper call at pc {helper_pc} (reload it from the context)"
+                ),
+                Unusable::CorruptedPointer => {
+                    format!("r{r} was read from a partly overwritten pointer")
+                }
+                Unusable::Released => {
+                    format!("r{r} points to a ring buffer record already submitted or discarded")
+                }
+            };
+            let kind = if *u == Unusable::Uninit {
+                "uninit"
+            } else {
+                "type"
+            };
+            env.fail(pc, kind, what, vec![]);
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Applies instruction `pc` to `state` (not conditional jumps: their effect is on the edges).
+pub fn step(env: &mut Env<'_>, state: &mut State, pc: usize) {
+    if state.bottom {
+        return;
+    }
+    let insn = env.insns[pc];
+    match insn {
+        Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => alu(env, state, pc, width, op, dst.index(), src),
+        Insn::Neg { width, dst } => {
+            let r = dst.index();
+            let v = state.regs[r].clone();
+            if !check_usable(env, pc, r, &v) {
+                state.set(Loc::Reg(r as u8), Value::unknown());
+                return;
+            }
+            match v {
+                Value::Num(s) => state.set(Loc::Reg(r as u8), Value::Num(scalar::neg(width, &s))),
+                _ => pointer_arith_error(env, state, pc, r, "negate"),
+            }
+        }
+        Insn::Endian { kind, bits, dst } => {
+            let r = dst.index();
+            let v = state.regs[r].clone();
+            if !check_usable(env, pc, r, &v) {
+                state.set(Loc::Reg(r as u8), Value::unknown());
+                return;
+            }
+            match v {
+                Value::Num(s) => state.set(
+                    Loc::Reg(r as u8),
+                    Value::Num(scalar::endian(kind, bits, &s)),
+                ),
+                _ => pointer_arith_error(env, state, pc, r, "byte-swap"),
+            }
+        }
+        Insn::Load { .. } | Insn::Store { .. } | Insn::Atomic { .. } | Insn::LoadPacket { .. } => {
+            super::memory::step(env, state, pc, insn)
+        }
+        Insn::LoadImm64 {
+            dst,
+            kind,
+            imm,
+            next_imm,
+        } => load_imm64(env, state, pc, dst.index(), kind, imm, next_imm),
+        Insn::WideTail | Insn::Ja { .. } | Insn::Jump { .. } => {}
+        Insn::Call(_) | Insn::CallX { .. } | Insn::Exit => super::calls::step(env, state, pc, insn),
+    }
+}
+
+fn load_imm64(
+    env: &mut Env<'_>,
+    state: &mut State,
+    pc: usize,
+    dst: usize,
+    kind: Imm64Kind,
+    imm: i32,
+    next: i32,
+) {
+    let map = usize::try_from(imm).ok().filter(|&m| m < env.maps.len());
+    let value = match kind {
+        Imm64Kind::Value => Value::num((u64::from(next as u32) << 32) | u64::from(imm as u32)),
+        Imm64Kind::MapFd | Imm64Kind::MapIdx => match map {
+            Some(map) => Value::ptr(Region::MapFd { map }, 0),
+            None => {
+                env.fail(
+                    pc,
+                    "map",
+                    format!("lddw refers to map {imm}, which the object does not define"),
+                    vec![],
+                );
+                Value::Bad(Unusable::Mixed)
+            }
+        },
+        Imm64Kind::MapValue | Imm64Kind::MapIdxValue => {
+            match map {
+                Some(map) => Value::ptr(Region::MapValue { map }, i64::from(next)),
+                None => {
+                    env.fail(pc, "map", format!("lddw refers to the value of map {imm}, which the object does not define"), vec![]);
+                    Value::Bad(Unusable::Mixed)
+                }
+            }
+        }
+        Imm64Kind::Func => {
+            let target = pc as i64 + 1 + i64::from(imm);
+            Value::ptr(
+                Region::Func {
+                    pc: target.max(0) as usize,
+                },
+                0,
+            )
+        }
+        Imm64Kind::BtfVar => Value::ptr(
+            Region::Kernel {
+                btf_name: "kernel variable",
+            },
+            0,
+        ),
+    };
+    state.set(Loc::Reg(dst as u8), value);
+}
+
+fn pointer_arith_error(env: &mut Env<'_>, state: &mut State, pc: usize, r: usize, what: &str) {
+    let desc = state.regs[r].describe();
+    env.fail(
+        pc,
+        "pointer",
+        format!("cannot {what} a pointer: r{r} is {desc}"),
+        vec![format!("r{r} = {desc}")],
+    );
+    state.set(Loc::Reg(r as u8), Value::unknown());
+}
+
+fn alu(
+    env: &mut Env<'_>,
+    state: &mut State,
+    pc: usize,
+    width: Width,
+    op: AluOp,
+    dst: usize,
+    src: Operand,
+) {
+    let (src_value, src_var) = match src {
+        Operand::Imm(i) => {
+            let v = match width {
+                Width::W64 => i as i64 as u64,
+                Width::W32 => u64::from(i as u32),
+            };
+            (Value::num(v), None)
+        }
+        Operand::Reg(r) => {
+            let v = state.regs[r.index()].clone();
+            if !check_usable(env, pc, r.index(), &v) {
+                state.set(Loc::Reg(dst as u8), Value::unknown());
+                return;
+            }
+            (v, Some(var_of(Loc::Reg(r.number()))))
+        }
+    };
+    let dloc = Loc::Reg(dst as u8);
+    let dvar = var_of(dloc);
+    if op == AluOp::Mov && width == Width::W64 {
+        match src_var {
+            Some(var) => state.copy(dloc, var, src_value),
+            None => state.set(dloc, src_value),
+        }
+        return;
+    }
+    if op == AluOp::Mov && width == Width::W32 {
+        if let Value::Num(s) = &src_value {
+            state.set(
+                dloc,
+                Value::Num(scalar::binary(width, op, &Scalar::top(), s)),
+            );
+        } else {
+            leak_or_unknown(env, state, pc, dst, "a pointer is truncated to 32 bits");
+        }
+        return;
+    }
+    // `r ^= r` and `r -= r` are 0 whatever r holds (compilers zero registers this way).
+    if let Operand::Reg(r) = src
+        && r.index() == dst
+        && matches!(op, AluOp::Xor | AluOp::Sub)
+    {
+        state.set(dloc, Value::num(0));
+        return;
+    }
+    let dst_value = state.regs[dst].clone();
+    if !check_usable(env, pc, dst, &dst_value) {
+        state.set(dloc, Value::unknown());
+        return;
+    }
+    match (&dst_value, &src_value) {
+        (Value::Num(a), Value::Num(b)) => {
+            if env.options.strict_div
+                && matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod)
+                && b.contains(0)
+            {
+                env.fail(
+                    pc,
+                    "division",
+                    "the divisor may be zero (--strict-div)".into(),
+                    vec![format!("divisor = {b}")],
+                );
+            }
+            let result = scalar::binary(width, op, a, b);
+            // Keep the relation dst' = dst + c (or src + c) when no view can wrap.
+            let shift = match (op, width, b.is_constant()) {
+                (AluOp::Add, Width::W64, Some(c)) => Some(c as i64),
+                (AluOp::Sub, Width::W64, Some(c)) => (c as i64).checked_neg(),
+                _ => None,
+            };
+            match shift {
+                Some(c)
+                    if state.relational
+                        && a.signed_range().0.checked_add(c).is_some()
+                        && a.signed_range().1.checked_add(c).is_some() =>
+                {
+                    state.zone.assign_var(dvar, dvar, c);
+                    state.put(dloc, Value::Num(result));
+                    state.reduce();
+                }
+                _ => state.set(dloc, Value::Num(result)),
+            }
+        }
+        (Value::Ptr(p), Value::Num(n))
+            if width == Width::W64 && matches!(op, AluOp::Add | AluOp::Sub) =>
+        {
+            ptr_plus(env, state, pc, dst, p.clone(), n, op == AluOp::Sub, src_var);
+        }
+        (Value::Num(n), Value::Ptr(p)) if width == Width::W64 && op == AluOp::Add => {
+            // dst = number + pointer: the pointer's relations are those of src.
+            let p = p.clone();
+            let n = *n;
+            if let Some(var) = src_var {
+                let before = state.regs[dst].clone();
+                state.copy(dloc, var, Value::Ptr(p.clone()));
+                let _ = before;
+            }
+            ptr_plus(env, state, pc, dst, p, &n, false, None);
+        }
+        (Value::Ptr(p), Value::Ptr(q))
+            if width == Width::W64 && op == AluOp::Sub && p.region == q.region =>
+        {
+            // The distance between two pointers into one region is a number (data_end - data).
+            let (lo, hi) = match src_var {
+                Some(s) => {
+                    let hi = state.zone.diff_bound(dvar, s);
+                    let lo = state.zone.diff_bound(s, dvar).and_then(|b| b.checked_neg());
+                    (lo, hi)
+                }
+                None => (None, None),
+            };
+            let lo = lo.unwrap_or(
+                p.off
+                    .signed_range()
+                    .0
+                    .saturating_sub(q.off.signed_range().1),
+            );
+            let hi = hi.unwrap_or(
+                p.off
+                    .signed_range()
+                    .1
+                    .saturating_sub(q.off.signed_range().0),
+            );
+            state.set(dloc, Value::Num(srange(lo, hi)));
+        }
+        _ => {
+            let what = match (&dst_value, &src_value) {
+                (Value::Ptr(_), Value::Ptr(_)) => {
+                    "pointer arithmetic between two pointers (or pointers into different regions)"
+                }
+                _ => {
+                    "arithmetic other than adding or subtracting a number changes a pointer into a number"
+                }
+            };
+            leak_or_unknown(env, state, pc, dst, what);
+        }
+    }
+}
+
+/// An operation turned a pointer into a number: under the strict policy that exposes an
+/// address; allowed with `--allow-ptr-leaks` (the result is an unknown number).
+pub fn leak_or_unknown(env: &mut Env<'_>, state: &mut State, pc: usize, dst: usize, what: &str) {
+    if !env.options.allow_ptr_leaks {
+        let desc = state.regs[dst].describe();
+        env.fail(
+            pc,
+            "leak",
+            format!("{what} (r{dst} is {desc}); this would expose an address"),
+            vec![],
+        );
+    }
+    state.set(Loc::Reg(dst as u8), Value::unknown());
+}
+
+/// `dst = p ± n`.
+#[allow(clippy::too_many_arguments)]
+fn ptr_plus(
+    env: &mut Env<'_>,
+    state: &mut State,
+    pc: usize,
+    dst: usize,
+    p: Ptr,
+    n: &Scalar,
+    sub: bool,
+    src_var: Option<crate::domain::zone::Var>,
+) {
+    let dloc = Loc::Reg(dst as u8);
+    if p.nullable {
+        env.fail(
+            pc,
+            "null",
+            format!("r{dst} may be NULL; check it against 0 before adding to it"),
+            vec![format!("r{dst} = {}", state.regs[dst].describe())],
+        );
+    }
+    match p.region {
+        // Kernel objects are only read through probe helpers, which tolerate any address, so
+        // walking their fields (`BPF_CORE_READ`) is fine.
+        Region::Kernel { .. } => {
+            state.set(
+                dloc,
+                Value::Ptr(Ptr {
+                    off: Scalar::top(),
+                    ..p
+                }),
+            );
+            return;
+        }
+        Region::MapFd { .. } | Region::Func { .. } => {
+            env.fail(
+                pc,
+                "pointer",
+                format!("arithmetic on {} is not allowed", p.region),
+                vec![],
+            );
+            state.set(dloc, Value::Bad(Unusable::Mixed));
+            return;
+        }
+        _ => {}
+    }
+    let op = if sub { AluOp::Sub } else { AluOp::Add };
+    // Offsets are small: compute them as signed values that must not wrap.
+    let (lo, hi) = if sub {
+        (
+            p.off.signed_range().0.checked_sub(n.signed_range().1),
+            p.off.signed_range().1.checked_sub(n.signed_range().0),
+        )
+    } else {
+        (
+            p.off.signed_range().0.checked_add(n.signed_range().0),
+            p.off.signed_range().1.checked_add(n.signed_range().1),
+        )
+    };
+    let off = match (lo, hi) {
+        (Some(lo), Some(hi)) => srange(lo, hi),
+        _ => scalar::binary(Width::W64, op, &p.off, n),
+    };
+    let dvar = var_of(dloc);
+    let result = Value::Ptr(Ptr { off, ..p });
+    match (
+        n.is_constant(),
+        lo.is_some() && hi.is_some() && state.relational,
+    ) {
+        (Some(c), true) => {
+            let c = if sub {
+                (c as i64).wrapping_neg()
+            } else {
+                c as i64
+            };
+            state.zone.assign_var(dvar, dvar, c);
+            state.put(dloc, result);
+        }
+        (None, true) => {
+            let (nlo, nhi) = if sub {
+                (
+                    n.signed_range().1.checked_neg(),
+                    n.signed_range().0.checked_neg(),
+                )
+            } else {
+                (Some(n.signed_range().0), Some(n.signed_range().1))
+            };
+            match (nlo, nhi) {
+                (Some(a), Some(b)) => {
+                    state.zone.assign_var_plus_interval(dvar, dvar, a, b);
+                    state.put(dloc, result);
+                }
+                _ => state.set(dloc, result),
+            }
+        }
+        _ => state.set(dloc, result),
+    }
+    let _ = src_var;
+    state.reduce();
+}

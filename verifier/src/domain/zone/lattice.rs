@@ -1,0 +1,254 @@
+//! Lattice operations on closed graphs: inclusion, join, meet, widening, narrowing.
+//!
+//! All take closed graphs (see `graph.rs`) and read bounds through [`Graph::dist`], so stale or
+//! implicit (zero-vertex) bounds are handled the same way as stored ones. Each is exact with
+//! respect to the dense closed matrices of Miné's DBMs: the tests compare them entry by entry
+//! with a Floyd–Warshall reference.
+
+use super::Infeasible;
+use super::Var;
+use super::graph::{Graph, Weight, le, lt, max, wide};
+
+/// `g1 ⊑ g2`: every constraint of `g2` is implied by `g1`. Checking `g2`'s unary bounds and
+/// stored edges is enough: its implicit bounds follow from its unary bounds.
+pub(super) fn leq(g1: &Graph, g2: &Graph) -> bool {
+    g2.nodes.iter().all(|(&v, n2)| {
+        le(g1.upper(v), wide(n2.upper))
+            && le(g1.neg_lower(v), wide(n2.neg_lower))
+            && n2
+                .succ
+                .iter()
+                .all(|(&j, &w)| le(g1.dist(v, j), Some(w.into())))
+    })
+}
+
+/// Least upper bound: the pointwise maximum of the closed matrices, which is closed.
+///
+/// A pair `(i, j)` can have a finite bound in the result only if both sides bound it. Either
+/// side stores an edge for it, or both imply it through the zero vertex; in the latter case the
+/// maximum `max(lo1(i) + hi1(j), lo2(i) + hi2(j))` is tighter than the joined zero-vertex bound
+/// `max(lo1, lo2)(i) + max(hi1, hi2)(j)` only when the two maxima come from different sides
+/// (e.g. `x = y = 1` joined with `x = y = 2` gives `x = y`, which neither side stores). Those
+/// pairs are the only ones enumerated beyond the stored edges.
+pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
+    let mut out = Graph::default();
+    for (&v, n1) in &g1.nodes {
+        if let Some(n2) = g2.nodes.get(&v) {
+            out.set_upper(v, max(wide(n1.upper), wide(n2.upper)));
+            out.set_neg_lower(v, max(wide(n1.neg_lower), wide(n2.neg_lower)));
+        }
+    }
+    let mut pairs: Vec<(Var, Var)> = g1.edges().map(|(i, j, _)| (i, j)).collect();
+    pairs.extend(g2.edges().map(|(i, j, _)| (i, j)));
+    pairs.extend(crossed_pairs(g1, g2));
+    pairs.extend(crossed_pairs(g2, g1));
+    for (i, j) in pairs {
+        if let (Some(d1), Some(d2)) = (g1.dist(i, j), g2.dist(i, j)) {
+            let joined = d1.max(d2);
+            if lt(joined, out.via_zero(i, j)) && lt(joined, out.edge(i, j)) {
+                out.set_edge(i, j, Some(joined));
+            }
+        }
+    }
+    out
+}
+
+/// Pairs `(i, j)` where `g1` has the weaker lower bound on `i` and `g2` the weaker upper bound
+/// on `j`, all four finite.
+fn crossed_pairs(g1: &Graph, g2: &Graph) -> Vec<(Var, Var)> {
+    let weaker =
+        |a: Option<Weight>, b: Option<Weight>| matches!((a, b), (Some(a), Some(b)) if a > b);
+    let sources: Vec<Var> = g1
+        .nodes
+        .iter()
+        .filter(|&(v, n)| weaker(wide(n.neg_lower), g2.neg_lower(*v)))
+        .map(|(&v, _)| v)
+        .collect();
+    let targets: Vec<Var> = g2
+        .nodes
+        .iter()
+        .filter(|&(v, n)| weaker(wide(n.upper), g1.upper(*v)))
+        .map(|(&v, _)| v)
+        .collect();
+    let mut pairs = Vec::new();
+    for &i in &sources {
+        pairs.extend(targets.iter().filter(|&&j| j != i).map(|&j| (i, j)));
+    }
+    pairs
+}
+
+/// Greatest lower bound: the constraints of both, closed. The side with fewer edges is added
+/// to a copy of the other (each added edge costs a closure step; one already implied costs a
+/// lookup), and when one side already implies the other it is the answer, with no closure.
+pub(super) fn meet(g1: &Graph, g2: &Graph) -> Result<Graph, Infeasible> {
+    if leq(g1, g2) {
+        return Ok(g1.clone());
+    }
+    if leq(g2, g1) {
+        return Ok(g2.clone());
+    }
+    let (big, small) = if g1.edge_count() >= g2.edge_count() {
+        (g1, g2)
+    } else {
+        (g2, g1)
+    };
+    let mut out = big.clone();
+    add_all(&mut out, small)?;
+    Ok(out)
+}
+
+/// Adds every constraint of `from` to `to`, closing as it goes.
+fn add_all(to: &mut Graph, from: &Graph) -> Result<(), Infeasible> {
+    for (&v, n) in &from.nodes {
+        if let Some(u) = n.upper {
+            to.add_upper(v, u.into())?;
+        }
+        if let Some(l) = n.neg_lower {
+            to.add_neg_lower(v, l.into())?;
+        }
+    }
+    for (i, j, w) in from.edges() {
+        to.add_edge(i, j, w)?;
+    }
+    Ok(())
+}
+
+/// Miné's widening `left ∇ newer`, with thresholds: a bound of `left` that `newer` respects is
+/// kept; one it exceeds jumps to the smallest threshold above `newer`'s bound, or to +∞.
+///
+/// `left` is the previous iterate *as the last widening produced it, before closure* (the
+/// caller passes the raw graph it kept), and the result is returned unclosed too. This is what
+/// makes the sequence `X(k+1) = X(k) ∇ Y(k)` terminate: read as a matrix `E[i][j] = min(edge,
+/// lo(i) + hi(j))`, every entry of the result is the entry of `left` or a larger one taken from
+/// a finite set (the first iterate's entries, their pairwise sums, the thresholds, +∞), so
+/// each entry changes finitely often. Closing `left` first would let closure lower a widened
+/// entry again from the others, and the sequence could climb forever (Miné 2006, §3.7).
+///
+/// The split form cannot represent "no bound on `j - i`" while `i` and `j` both keep their
+/// bounds; such an entry becomes `lo(i) + hi(j)` instead of +∞, which is still above `newer`
+/// (its bounds are within the kept ones) and still from the finite set above. A unary bound
+/// that widens away takes the zero-vertex bounds through it with it, so those pairs are
+/// examined explicitly and kept as edges when `newer` respects them: that is how `i <= n`
+/// survives widening `i = 0, n >= 0` with `0 <= i <= 1, i <= n`.
+pub(super) fn widen(left: &Graph, newer: &Graph, thresholds: &[i64]) -> Graph {
+    let ups: Vec<Weight> = sorted(thresholds.iter().map(|&t| Weight::from(t)));
+    let downs: Vec<Weight> = sorted(thresholds.iter().map(|&t| -Weight::from(t)));
+    let jump = |bound: Option<Weight>, steps: &[Weight]| {
+        let b = bound?;
+        steps.iter().copied().find(|&t| t >= b)
+    };
+    let mut out = Graph::default();
+    let mut lost_lower = Vec::new();
+    let mut lost_upper = Vec::new();
+    for (&v, n) in &left.nodes {
+        if let Some(u) = wide(n.upper) {
+            let now = newer.upper(v);
+            if le(now, Some(u)) {
+                out.set_upper(v, Some(u));
+            } else {
+                out.set_upper(v, jump(now, &ups));
+                lost_upper.push(v);
+            }
+        }
+        if let Some(l) = wide(n.neg_lower) {
+            let now = newer.neg_lower(v);
+            if le(now, Some(l)) {
+                out.set_neg_lower(v, Some(l));
+            } else {
+                out.set_neg_lower(v, jump(now, &downs));
+                lost_lower.push(v);
+            }
+        }
+    }
+    let mut pairs: Vec<(Var, Var)> = left.edges().map(|(i, j, _)| (i, j)).collect();
+    for &i in &lost_lower {
+        let bounded_above = left.nodes.iter().filter(|(_, n)| n.upper.is_some());
+        pairs.extend(bounded_above.map(|(&j, _)| (i, j)).filter(|(i, j)| i != j));
+    }
+    for &j in &lost_upper {
+        let bounded_below = left.nodes.iter().filter(|(_, n)| n.neg_lower.is_some());
+        pairs.extend(bounded_below.map(|(&i, _)| (i, j)).filter(|(i, j)| i != j));
+    }
+    for (i, j) in pairs {
+        let Some(old) = left.dist(i, j) else {
+            continue;
+        };
+        let now = newer.dist(i, j);
+        let widened = if le(now, Some(old)) {
+            Some(old)
+        } else {
+            jump(now, &ups)
+        };
+        if widened.is_some_and(|w| lt(w, out.via_zero(i, j)) && lt(w, out.edge(i, j))) {
+            out.set_edge(i, j, widened);
+        }
+    }
+    out
+}
+
+fn sorted(values: impl Iterator<Item = Weight>) -> Vec<Weight> {
+    let mut v: Vec<Weight> = values.collect();
+    v.sort_unstable();
+    v
+}
+
+/// Miné's narrowing `left Δ newer`: `left`'s bounds where finite, `newer`'s where `left` has
+/// none, then closed. Closing is safe here: entries only go from +∞ to finite, at most once
+/// each, so a narrowing sequence still stops.
+pub(super) fn narrow(left: &Graph, newer: &Graph) -> Result<Graph, Infeasible> {
+    let mut uppers = Vec::new();
+    let mut neg_lowers = Vec::new();
+    for (&v, n) in &newer.nodes {
+        if let (Some(u), None) = (wide(n.upper), left.upper(v)) {
+            uppers.push((v, u));
+        }
+        if let (Some(l), None) = (wide(n.neg_lower), left.neg_lower(v)) {
+            neg_lowers.push((v, l));
+        }
+    }
+    // Pairs bounded in `newer` (stored or through the zero vertex) that `left` leaves open.
+    let mut pairs: Vec<(Var, Var)> = newer.edges().map(|(i, j, _)| (i, j)).collect();
+    let below: Vec<Var> = newer
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.neg_lower.is_some())
+        .map(|(&v, _)| v)
+        .collect();
+    let above: Vec<Var> = newer
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.upper.is_some())
+        .map(|(&v, _)| v)
+        .collect();
+    for &i in &below {
+        for &j in &above {
+            if i != j && (left.neg_lower(i).is_none() || left.upper(j).is_none()) {
+                pairs.push((i, j));
+            }
+        }
+    }
+    let edges: Vec<(Var, Var, Weight)> = pairs
+        .into_iter()
+        .filter(|&(i, j)| left.dist(i, j).is_none())
+        .filter_map(|(i, j)| Some((i, j, newer.dist(i, j)?)))
+        .collect();
+    let mut out = left.clone();
+    for (v, u) in uppers {
+        out.add_upper(v, u)?;
+    }
+    for (v, l) in neg_lowers {
+        out.add_neg_lower(v, l)?;
+    }
+    for (i, j, w) in edges {
+        out.add_edge(i, j, w)?;
+    }
+    Ok(out)
+}
+
+/// Closes a graph that may not be closed (a widening result) by adding its constraints one by
+/// one to an empty graph.
+pub(super) fn close(raw: &Graph) -> Result<Graph, Infeasible> {
+    let mut out = Graph::default();
+    add_all(&mut out, raw)?;
+    Ok(out)
+}
