@@ -196,7 +196,11 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
                     // else the outer map's own description, which only helpers will see).
                     (12 | 13, Some(inner)) => Region::MapFd { map: inner },
                     (12 | 13, None) => Region::MapFd { map: m },
-                    _ => Region::MapValue { map: m },
+                    _ => Region::MapValue {
+                        map: m,
+                        size: info.value_size,
+                        read_only: info.read_only,
+                    },
                 };
                 nullable_ptr(state, region, p.ret == Ret::MapValueOrNull, pc)
             }
@@ -310,7 +314,9 @@ fn check_arg(
             } else {
                 "map value"
             };
-            if arg == Arg::MapKey {
+            // A lookup with an out-of-range key just returns NULL; an update or delete of an
+            // element that cannot exist is a bug.
+            if arg == Arg::MapKey && name != "bpf_map_lookup_elem" {
                 check_array_key(env, state, pc, name, r, v, m);
             }
             check_mem(
@@ -404,12 +410,12 @@ fn check_arg(
         },
         Arg::SpinLock | Arg::Timer => match v {
             Value::Ptr(Ptr {
-                region: Region::MapValue { map: m },
+                region: Region::MapValue { size, .. },
                 nullable: false,
                 off,
                 ..
             }) => {
-                let limit = u64::from(env.maps[*m].value_size);
+                let limit = u64::from(*size);
                 if off.signed_range().0 < 0 || off.signed_range().1 as u64 + 4 > limit {
                     bad(env, "a pointer inside a map value");
                 }
@@ -432,10 +438,12 @@ fn check_arg(
         },
         Arg::ConstStr => match v {
             Value::Ptr(Ptr {
-                region: Region::MapValue { map: m },
+                region: Region::MapValue {
+                    read_only: true, ..
+                },
                 nullable: false,
                 ..
-            }) if env.maps[*m].read_only => {}
+            }) => {}
             _ => bad(env, "a pointer to a constant string in read-only data"),
         },
         Arg::RingbufRecord => match v {
@@ -550,7 +558,7 @@ fn check_mem(
     }
     let limit: Option<i128> = match p.region {
         Region::Stack { .. } => Some(512),
-        Region::MapValue { map } => Some(i128::from(env.maps[map].value_size)),
+        Region::MapValue { size, .. } => Some(i128::from(size)),
         Region::Mem { size, .. } => Some(i128::from(size)),
         Region::Packet => None,
         Region::Ctx | Region::MapFd { .. } | Region::Func { .. } | Region::Kernel { .. } => {
@@ -559,13 +567,14 @@ fn check_mem(
         }
     };
     if access != Access::Read
-        && let Region::MapValue { map } = p.region
-        && env.maps[map].read_only
+        && let Region::MapValue {
+            read_only: true, ..
+        } = p.region
     {
         env.fail(
             pc,
             "helper",
-            format!("{name} writes into read-only map `{}`", env.maps[map].name),
+            format!("{name} writes into a read-only map value"),
             vec![],
         );
     }

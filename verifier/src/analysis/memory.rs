@@ -362,24 +362,14 @@ fn load(
             }
             unknown
         }
-        Region::MapValue { map } => {
-            let info = &env.maps[map];
-            let limit = i128::from(info.value_size);
-            if !check_bounds(
-                env,
-                pc,
-                r,
-                p,
-                off,
-                n,
-                limit,
-                &format!("the value of map `{}`", info.name),
-            ) {
+        Region::MapValue { map, size, .. } => {
+            let what = map_name(env, map);
+            if !check_bounds(env, pc, r, p, off, n, i128::from(size), &what) {
                 return (unknown, None);
             }
             let (lo, hi) = range(p, off);
             if lo == hi
-                && let Some(bytes) = &info.frozen
+                && let Some(bytes) = env.maps.get(map).and_then(|i| i.frozen.as_ref())
                 && let Some(chunk) = bytes.get(lo as usize..lo as usize + n)
             {
                 let mut buf = [0u8; 8];
@@ -601,27 +591,22 @@ fn store(
             check_packet(env, state, pc, r, p, off, n);
             leak_check(env, pc, is_ptr, "the packet");
         }
-        Region::MapValue { map } => {
-            let info = &env.maps[map];
-            if info.read_only {
+        Region::MapValue {
+            map,
+            size,
+            read_only,
+        } => {
+            let what = map_name(env, map);
+            if read_only {
                 env.fail(
                     pc,
                     "memory",
-                    format!("map `{}` is read-only for programs", info.name),
+                    format!("{what} is read-only for programs"),
                     vec![],
                 );
             }
-            let limit = i128::from(info.value_size);
-            check_bounds(
-                env,
-                pc,
-                r,
-                p,
-                off,
-                n,
-                limit,
-                &format!("the value of map `{}`", info.name),
-            );
+            let limit = i128::from(size);
+            check_bounds(env, pc, r, p, off, n, limit, &what);
             leak_check(env, pc, is_ptr, "a map value");
         }
         Region::Mem { size: limit, .. } => {
@@ -637,6 +622,14 @@ fn store(
                 vec![],
             );
         }
+    }
+}
+
+/// "the value of map `x`", for messages.
+fn map_name(env: &Env<'_>, map: usize) -> String {
+    match env.maps.get(map) {
+        Some(info) => format!("the value of map `{}`", info.name),
+        None => "the value of one of several maps".into(),
     }
 }
 

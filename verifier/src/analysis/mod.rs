@@ -125,7 +125,75 @@ pub fn verify(input: Input<'_>, options: &Options) -> Report {
 }
 
 /// Verifies one program of a loaded object: decoding errors are rejections at their pc.
+///
+/// A `.text` function that other programs of the object call is a subprogram: it only ever runs
+/// in their context, so it is judged there. Its verdict collects what the analyses of its callers
+/// found inside it (mapped to its own pcs); it is accepted when none found anything. A `.text`
+/// function nobody calls is an entry point and is verified on its own.
 pub fn verify_program(
+    object: &crate::elf::Object,
+    program: &crate::elf::Program,
+    options: &Options,
+) -> Report {
+    let callers: Vec<&crate::elf::Program> = if program.section == ".text" {
+        object
+            .programs
+            .iter()
+            .filter(|q| {
+                q.functions
+                    .iter()
+                    .skip(1)
+                    .any(|f| f.section == program.section && f.name == program.function)
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    if callers.is_empty() {
+        return verify_standalone(object, program, options);
+    }
+    let mut diagnostics: Vec<Diagnostic> = vec![];
+    let mut stats = report::Stats::default();
+    for caller in callers {
+        let r = verify_standalone(object, caller, options);
+        stats.visits += r.stats.visits;
+        let spans: Vec<&crate::elf::FunctionSpan> = caller
+            .functions
+            .iter()
+            .skip(1)
+            .filter(|f| f.section == program.section && f.name == program.function)
+            .collect();
+        for d in r.diagnostics {
+            if let Some(span) = spans.iter().find(|s| d.pc >= s.pc && d.pc < s.pc + s.len) {
+                let mut local = d.clone();
+                local.pc = d.pc - span.pc;
+                local.message = format!(
+                    "{} (called from {}/{})",
+                    d.message, caller.section, caller.function
+                );
+                if !diagnostics
+                    .iter()
+                    .any(|x| x.pc == local.pc && x.message == local.message)
+                {
+                    diagnostics.push(local);
+                }
+            }
+        }
+    }
+    diagnostics.sort_by_key(|d| d.pc);
+    Report {
+        verdict: if diagnostics.is_empty() {
+            Verdict::Accepted
+        } else {
+            Verdict::Rejected
+        },
+        diagnostics,
+        unreachable: vec![],
+        stats,
+    }
+}
+
+fn verify_standalone(
     object: &crate::elf::Object,
     program: &crate::elf::Program,
     options: &Options,

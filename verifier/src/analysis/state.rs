@@ -259,20 +259,66 @@ impl State {
     }
 }
 
+/// The region a join of pointers into `a` and `b` points into, if they can be merged: values of
+/// different maps merge into "one of several maps" (the smaller size, read-only if either is),
+/// memory blocks into the smaller block, kernel objects into an unnamed kernel object.
+pub fn join_region(a: Region, b: Region) -> Option<Region> {
+    if a == b {
+        return Some(a);
+    }
+    match (a, b) {
+        (
+            Region::MapValue {
+                size: s,
+                read_only: r,
+                ..
+            },
+            Region::MapValue {
+                size: t,
+                read_only: u,
+                ..
+            },
+        ) => Some(Region::MapValue {
+            map: super::value::MERGED_MAPS,
+            size: s.min(t),
+            read_only: r || u,
+        }),
+        (
+            Region::Mem {
+                size: s,
+                ringbuf: false,
+            },
+            Region::Mem {
+                size: t,
+                ringbuf: false,
+            },
+        ) => Some(Region::Mem {
+            size: s.min(t),
+            ringbuf: false,
+        }),
+        (Region::Kernel { .. }, Region::Kernel { .. }) => Some(Region::Kernel {
+            btf_name: "kernel object",
+        }),
+        _ => None,
+    }
+}
+
 /// Join of two values at the same location. Pointers join only within one region.
 pub fn join_value(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Num(x), Value::Num(y)) => Value::Num(x.join(y)),
-        (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region => Value::Ptr(Ptr {
-            region: p.region,
-            off: p.off.join(&q.off),
-            nullable: p.nullable || q.nullable,
-            null_id: if p.null_id == q.null_id {
-                p.null_id
-            } else {
-                p.null_id.max(q.null_id)
-            },
-        }),
+        (Value::Ptr(p), Value::Ptr(q)) if join_region(p.region, q.region).is_some() => {
+            Value::Ptr(Ptr {
+                region: join_region(p.region, q.region).unwrap_or(p.region),
+                off: p.off.join(&q.off),
+                nullable: p.nullable || q.nullable,
+                null_id: if p.null_id == q.null_id {
+                    p.null_id
+                } else {
+                    p.null_id.max(q.null_id)
+                },
+            })
+        }
         // A pointer on one path and NULL on the other is a pointer that may be NULL.
         (Value::Ptr(p), Value::Num(n)) | (Value::Num(n), Value::Ptr(p))
             if n.is_constant() == Some(0) && nullable_region(p.region) =>
@@ -301,16 +347,18 @@ fn nullable_region(r: Region) -> bool {
 pub fn widen_value(a: &Value, b: &Value, thresholds: &[i64]) -> Value {
     match (a, b) {
         (Value::Num(x), Value::Num(y)) => Value::Num(x.widen(y, thresholds)),
-        (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region => Value::Ptr(Ptr {
-            region: p.region,
-            off: p.off.widen(&q.off, thresholds),
-            nullable: p.nullable || q.nullable,
-            null_id: if p.null_id == q.null_id {
-                p.null_id
-            } else {
-                p.null_id.max(q.null_id)
-            },
-        }),
+        (Value::Ptr(p), Value::Ptr(q)) if join_region(p.region, q.region).is_some() => {
+            Value::Ptr(Ptr {
+                region: join_region(p.region, q.region).unwrap_or(p.region),
+                off: p.off.widen(&q.off, thresholds),
+                nullable: p.nullable || q.nullable,
+                null_id: if p.null_id == q.null_id {
+                    p.null_id
+                } else {
+                    p.null_id.max(q.null_id)
+                },
+            })
+        }
         _ => join_value(a, b),
     }
 }
@@ -320,7 +368,9 @@ pub fn leq_value(a: &Value, b: &Value) -> bool {
         (_, Value::Bad(Unusable::Uninit)) => true,
         (Value::Num(x), Value::Num(y)) => x.leq(y),
         (Value::Ptr(p), Value::Ptr(q)) => {
-            p.region == q.region && p.off.leq(&q.off) && (!p.nullable || q.nullable)
+            join_region(p.region, q.region) == Some(q.region)
+                && p.off.leq(&q.off)
+                && (!p.nullable || q.nullable)
         }
         (Value::Bad(x), Value::Bad(y)) => x == y || *y == Unusable::Mixed,
         (_, Value::Bad(Unusable::Mixed)) => true,
@@ -334,7 +384,7 @@ pub fn leq_value(a: &Value, b: &Value) -> bool {
 fn same_kind(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Num(_), Value::Num(_)) => true,
-        (Value::Ptr(p), Value::Ptr(q)) => p.region == q.region,
+        (Value::Ptr(p), Value::Ptr(q)) => join_region(p.region, q.region).is_some(),
         _ => false,
     }
 }

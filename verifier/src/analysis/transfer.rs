@@ -152,7 +152,15 @@ fn load_imm64(
         },
         Imm64Kind::MapValue | Imm64Kind::MapIdxValue => {
             match map {
-                Some(map) => Value::ptr(Region::MapValue { map }, i64::from(next)),
+                Some(map) => {
+                    let info = &env.maps[map];
+                    let region = Region::MapValue {
+                        map,
+                        size: info.value_size,
+                        read_only: info.read_only,
+                    };
+                    Value::ptr(region, i64::from(next))
+                }
                 None => {
                     env.fail(pc, "map", format!("lddw refers to the value of map {imm}, which the object does not define"), vec![]);
                     Value::Bad(Unusable::Mixed)
@@ -277,6 +285,24 @@ fn alu(
                     state.zone.assign_var(dvar, dvar, c);
                     state.put(dloc, Value::Num(result));
                     state.reduce();
+                }
+                None if state.relational && op == AluOp::Add && width == Width::W64 => {
+                    // d' = d + s: d' - d is s's range and d' - s is d's, when nothing wraps.
+                    let (alo, ahi) = a.signed_range();
+                    let (blo, bhi) = b.signed_range();
+                    let fits = i128::from(alo) + i128::from(blo) >= i128::from(i64::MIN)
+                        && i128::from(ahi) + i128::from(bhi) <= i128::from(i64::MAX);
+                    if fits {
+                        state.zone.assign_var_plus_interval(dvar, dvar, blo, bhi);
+                        if let Some(svar) = src_var.filter(|v| *v != dvar) {
+                            state.zone.add_difference(dvar, svar, ahi);
+                            state.zone.add_difference(svar, dvar, alo.saturating_neg());
+                        }
+                        state.put(dloc, Value::Num(result));
+                        state.reduce();
+                    } else {
+                        state.set(dloc, Value::Num(result));
+                    }
                 }
                 _ => state.set(dloc, Value::Num(result)),
             }
@@ -442,6 +468,12 @@ fn ptr_plus(
             match (nlo, nhi) {
                 (Some(a), Some(b)) => {
                     state.zone.assign_var_plus_interval(dvar, dvar, a, b);
+                    // o' = o + s also relates o' to s: o' - s lies in o's old range.
+                    if !sub && let Some(svar) = src_var.filter(|v| *v != dvar) {
+                        let (plo, phi) = p.off.signed_range();
+                        state.zone.add_difference(dvar, svar, phi);
+                        state.zone.add_difference(svar, dvar, plo.saturating_neg());
+                    }
                     state.put(dloc, result);
                 }
                 _ => state.set(dloc, result),

@@ -24,6 +24,9 @@ pub fn sign_extend(s: &Scalar, bits: usize) -> Scalar {
 /// Index into the analysis's map table ([`super::MapInfo`]).
 pub type MapId = usize;
 
+/// The "map" of a pointer that points into the value of one of several maps.
+pub const MERGED_MAPS: MapId = usize::MAX;
+
 /// A memory region a pointer may point into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Region {
@@ -35,8 +38,14 @@ pub enum Region {
     /// Packet data; offset 0 is `data`, `packet_size` is `data_end`, `meta_offset` is
     /// `data_meta`.
     Packet,
-    /// The value of an entry of a map.
-    MapValue { map: MapId },
+    /// The value of an entry of a map. `size` and `read_only` are the map's (copied here so a
+    /// join of values of different maps keeps them: `map` is then [`MERGED_MAPS`], `size` the
+    /// smaller value size and `read_only` true if either is).
+    MapValue {
+        map: MapId,
+        size: u32,
+        read_only: bool,
+    },
     /// A map itself (from `lddw src=1`), only passable to helpers.
     MapFd { map: MapId },
     /// Memory of a fixed size handed out by a helper (a ring buffer record, ...); `ringbuf`
@@ -55,7 +64,12 @@ impl fmt::Display for Region {
             Region::Ctx => write!(f, "ctx"),
             Region::Stack { depth } => write!(f, "stack (frame {depth})"),
             Region::Packet => write!(f, "packet"),
-            Region::MapValue { map } => write!(f, "map value (map {map})"),
+            Region::MapValue {
+                map: MERGED_MAPS,
+                size,
+                ..
+            } => write!(f, "{size}-byte value of one of several maps"),
+            Region::MapValue { map, size, .. } => write!(f, "{size}-byte value of map {map}"),
             Region::MapFd { map } => write!(f, "map {map}"),
             Region::Mem { size, .. } => write!(f, "{size}-byte helper memory"),
             Region::Kernel { btf_name } => write!(f, "kernel {btf_name}"),

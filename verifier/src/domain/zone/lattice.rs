@@ -122,7 +122,8 @@ fn add_all(to: &mut Graph, from: &Graph) -> Result<(), Infeasible> {
 /// lo(i) + hi(j))`, every entry of the result is the entry of `left` or a larger one taken from
 /// a finite set (the first iterate's entries, their pairwise sums, the thresholds, +∞), so
 /// each entry changes finitely often. Closing `left` first would let closure lower a widened
-/// entry again from the others, and the sequence could climb forever (Miné 2006, §3.7).
+/// entry again from the others, and the sequence can climb forever (Miné's octagon paper, HOSC
+/// 2006, warns of this; `widening_from_the_unclosed_form_terminates` in the tests is a case).
 ///
 /// The split form cannot represent "no bound on `j - i`" while `i` and `j` both keep their
 /// bounds; such an entry becomes `lo(i) + hi(j)` instead of +∞, which is still above `newer`

@@ -23,6 +23,7 @@ mod lattice;
 #[cfg(test)]
 mod tests;
 
+pub use display::ZoneDisplay;
 use graph::{Graph, Weight, wide};
 
 /// A variable of the zone: a number the caller gives a meaning (a register value, a pointer

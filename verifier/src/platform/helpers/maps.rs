@@ -27,7 +27,9 @@ pub(super) const MAPS: &[HelperProto] = &[
         &[MAP, Arg::Callback, STACK_OR_NULL, ANY],
         INT,
     ),
-    helper(12, "tail_call", &[CTX, MAP, ANY], VOID),
+    // Linux declares RET_VOID, but on failure execution continues after the call and the uapi
+    // documents a negative error in r0, which programs return; r0 is a number either way.
+    helper(12, "tail_call", &[CTX, MAP, ANY], INT),
     // Local storages. The value argument is the initial value on create; NULL means zeroes.
     helper(81, "get_local_storage", &[MAP, ANY], Ret::MapValue).only(CGROUP_STORAGE),
     helper(

@@ -142,7 +142,7 @@ fn linux_spot_checks() {
         (
             "tail_call",
             &[Ctx { nullable: false }, MapPtr, Anything],
-            Ret::Void,
+            Ret::Integer,
         ),
         (
             "ringbuf_reserve",
