@@ -1,0 +1,329 @@
+//! One small program per check: the unsafe version must be rejected with the right kind of
+//! error, and the fixed version must be accepted. Adding a check means adding a row here.
+
+use vouch_verifier::analysis::{Input, MapInfo, Options, Verdict, verify};
+use vouch_verifier::isa::asm::assemble;
+use vouch_verifier::platform::ProgramType;
+
+fn maps() -> Vec<MapInfo> {
+    let map = |name: &str, map_type, key_size, value_size, read_only| MapInfo {
+        name: name.into(),
+        map_type,
+        key_size,
+        value_size,
+        max_entries: 4,
+        read_only,
+        frozen: None,
+        inner: None,
+    };
+    vec![
+        map("hash", 1, 4, 8, false),
+        map("array", 2, 4, 16, false),
+        map("progs", 3, 4, 4, false),
+        map("rodata", 2, 4, 8, true),
+    ]
+}
+
+/// XDP prologue: r2 = data, r3 = data_end (xdp_md: data at 0, data_end at 4).
+const XDP: &str = "ldxw %r2, [%r1]\nldxw %r3, [%r1+4]\n";
+/// Lookup of key 0 in the hash map; r0 = value or NULL.
+const LOOKUP: &str = "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd(0)\ncall 1\n";
+
+fn check(
+    program_type: ProgramType,
+    src: &str,
+    options: &Options,
+) -> (Verdict, Option<&'static str>, String) {
+    let insns = assemble(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+    let maps = maps();
+    let r = verify(
+        Input {
+            insns: &insns,
+            program_type,
+            maps: &maps,
+        },
+        options,
+    );
+    let first = r.diagnostics.first();
+    (
+        r.verdict,
+        first.map(|d| d.kind),
+        first.map(|d| d.to_string()).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn every_check_rejects_its_unsafe_program_and_accepts_the_fix() {
+    use ProgramType::{CgroupSkb, SchedCls, Xdp};
+    let cases: Vec<(&str, ProgramType, String, Option<&str>)> = vec![
+        // Packet bounds.
+        (
+            "packet read unchecked",
+            Xdp,
+            format!("{XDP}ldxb %r0, [%r2]\nexit"),
+            Some("memory"),
+        ),
+        (
+            "packet read checked",
+            Xdp,
+            format!(
+                "{XDP}mov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, +1\nldxb %r0, [%r2+13]\nmov %r0, 0\nexit"
+            ),
+            None,
+        ),
+        (
+            "packet read one past the check",
+            Xdp,
+            format!(
+                "{XDP}mov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, +1\nldxb %r0, [%r2+14]\nmov %r0, 0\nexit"
+            ),
+            Some("memory"),
+        ),
+        (
+            "variable packet offset checked",
+            Xdp,
+            format!(
+                "{XDP}ldxw %r5, [%r1+16]\nand %r5, 63\nmov %r4, %r2\nadd %r4, %r5\nmov %r6, %r4\nadd %r6, 4\njgt %r6, %r3, +1\nldxw %r0, [%r4]\nmov %r0, 0\nexit"
+            ),
+            None,
+        ),
+        // Stack.
+        (
+            "stack below the frame",
+            Xdp,
+            "stb [%r10-513], 1\nmov %r0, 0\nexit".into(),
+            Some("memory"),
+        ),
+        (
+            "stack at the frame pointer",
+            Xdp,
+            "stb [%r10], 1\nmov %r0, 0\nexit".into(),
+            Some("memory"),
+        ),
+        (
+            "uninitialised stack read",
+            Xdp,
+            "ldxw %r0, [%r10-4]\nexit".into(),
+            Some("uninit"),
+        ),
+        (
+            "initialised stack read",
+            Xdp,
+            "stw [%r10-4], 7\nldxw %r0, [%r10-4]\nexit".into(),
+            None,
+        ),
+        // Registers.
+        (
+            "uninitialised register",
+            Xdp,
+            "mov %r0, %r5\nexit".into(),
+            Some("uninit"),
+        ),
+        ("r0 unset at exit", Xdp, "exit".into(), Some("uninit")),
+        // Maps and NULL.
+        (
+            "missing NULL check",
+            Xdp,
+            format!("{LOOKUP}ldxdw %r0, [%r0]\nexit"),
+            Some("null"),
+        ),
+        (
+            "NULL checked",
+            Xdp,
+            format!("{LOOKUP}jeq %r0, 0, +2\nldxdw %r0, [%r0]\nexit\nmov %r0, 0\nexit"),
+            None,
+        ),
+        (
+            "NULL check on a copy",
+            Xdp,
+            format!(
+                "{LOOKUP}mov %r6, %r0\njeq %r6, 0, +2\nldxdw %r0, [%r0]\nexit\nmov %r0, 0\nexit"
+            ),
+            None,
+        ),
+        (
+            "map value out of bounds",
+            Xdp,
+            format!("{LOOKUP}jeq %r0, 0, +2\nldxdw %r0, [%r0+4]\nexit\nmov %r0, 0\nexit"),
+            Some("memory"),
+        ),
+        (
+            "write to read-only map",
+            Xdp,
+            "lddw %r1, map_value(3, 0)\nstdw [%r1], 1\nmov %r0, 0\nexit".into(),
+            Some("memory"),
+        ),
+        (
+            "uninitialised key",
+            Xdp,
+            "mov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd(0)\ncall 1\nmov %r0, 0\nexit".into(),
+            Some("uninit"),
+        ),
+        (
+            "key is not a pointer",
+            Xdp,
+            "mov %r2, 0\nlddw %r1, map_fd(0)\ncall 1\nmov %r0, 0\nexit".into(),
+            Some("helper"),
+        ),
+        // Leaks.
+        (
+            "pointer stored into a map",
+            Xdp,
+            format!("{LOOKUP}jeq %r0, 0, +1\nstxdw [%r0], %r10\nmov %r0, 0\nexit"),
+            Some("leak"),
+        ),
+        (
+            "pointer returned",
+            Xdp,
+            "mov %r0, %r10\nexit".into(),
+            Some("leak"),
+        ),
+        (
+            "pointer compared with a number",
+            Xdp,
+            "mov %r0, 0\njeq %r10, 5, +0\nexit".into(),
+            Some("leak"),
+        ),
+        (
+            "pointer times two",
+            Xdp,
+            "mov %r0, %r10\nmul %r0, 2\nexit".into(),
+            Some("leak"),
+        ),
+        // Context.
+        (
+            "ctx read past the end",
+            Xdp,
+            "ldxw %r0, [%r1+64]\nexit".into(),
+            Some("ctx"),
+        ),
+        (
+            "ctx write to a read-only field",
+            Xdp,
+            "stw [%r1], 0\nmov %r0, 0\nexit".into(),
+            Some("ctx"),
+        ),
+        (
+            "tc may write mark",
+            SchedCls,
+            "stw [%r1+8], 1\nmov %r0, 0\nexit".into(),
+            None,
+        ),
+        // Helpers.
+        (
+            "unknown helper",
+            Xdp,
+            "call 9999\nmov %r0, 0\nexit".into(),
+            Some("helper"),
+        ),
+        (
+            "tail call through a hash map",
+            Xdp,
+            "lddw %r2, map_fd(0)\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit".into(),
+            Some("helper"),
+        ),
+        (
+            "tail call through a program array",
+            Xdp,
+            "lddw %r2, map_fd(2)\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit".into(),
+            None,
+        ),
+        (
+            "stale packet pointer",
+            SchedCls,
+            "ldxw %r6, [%r1+76]\nmov %r2, 0\ncall 39\nldxb %r0, [%r6]\nexit".into(),
+            Some("type"),
+        ),
+        // Return values and termination.
+        (
+            "cgroup_skb returns 2",
+            CgroupSkb,
+            "mov %r0, 2\nexit".into(),
+            Some("exit"),
+        ),
+        (
+            "cgroup_skb returns 1",
+            CgroupSkb,
+            "mov %r0, 1\nexit".into(),
+            None,
+        ),
+        (
+            "infinite loop",
+            Xdp,
+            "mov %r0, 0\nl:\nja l".into(),
+            Some("termination"),
+        ),
+        (
+            "counted loop",
+            Xdp,
+            "mov %r0, 0\nmov %r1, 0\nl:\nadd %r0, 1\nadd %r1, 1\njlt %r1, 100, l\nexit".into(),
+            None,
+        ),
+        (
+            "loop bounded by packet data",
+            Xdp,
+            format!("{XDP}mov %r0, 0\nldxw %r5, [%r1+16]\nl:\nadd %r0, 1\njne %r0, %r5, l\nexit"),
+            Some("termination"),
+        ),
+    ];
+    let mut wrong = vec![];
+    for (name, t, src, want) in cases {
+        let (verdict, kind, first) = check(t, &src, &Options::default());
+        let ok = match want {
+            None => verdict == Verdict::Accepted,
+            Some(k) => verdict == Verdict::Rejected && kind == Some(k),
+        };
+        if !ok {
+            wrong.push(format!(
+                "{name}: expected {want:?}, got {verdict} {kind:?}: {first}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn division_by_zero_is_allowed_unless_strict() {
+    let src = "ldxw %r0, [%r1+16]\nmov %r1, 10\ndiv %r1, %r0\nmov %r0, 0\nexit";
+    assert_eq!(
+        check(ProgramType::Xdp, src, &Options::default()).0,
+        Verdict::Accepted
+    );
+    let strict = Options {
+        strict_div: true,
+        ..Options::default()
+    };
+    let (verdict, kind, _) = check(ProgramType::Xdp, src, &strict);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("division")));
+}
+
+#[test]
+fn leaks_are_allowed_with_allow_ptr_leaks() {
+    let lax = Options {
+        allow_ptr_leaks: true,
+        ..Options::default()
+    };
+    assert_eq!(
+        check(ProgramType::Xdp, "mov %r0, %r10\nexit", &lax).0,
+        Verdict::Accepted
+    );
+}
+
+#[test]
+fn interval_domain_cannot_prove_variable_packet_offsets_but_zone_can() {
+    let src = format!(
+        "{XDP}ldxw %r5, [%r1+16]\nand %r5, 63\nmov %r4, %r2\nadd %r4, %r5\nmov %r6, %r4\nadd %r6, 4\njgt %r6, %r3, +1\nldxw %r0, [%r4]\nmov %r0, 0\nexit"
+    );
+    assert_eq!(
+        check(ProgramType::Xdp, &src, &Options::default()).0,
+        Verdict::Accepted
+    );
+    let intervals = Options {
+        relational: false,
+        ..Options::default()
+    };
+    assert_eq!(
+        check(ProgramType::Xdp, &src, &intervals).0,
+        Verdict::Rejected
+    );
+}
