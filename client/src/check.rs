@@ -49,6 +49,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// Print the invariant the analysis proved at the start of every basic block (text), or
+    /// include them (JSON).
+    #[arg(long)]
+    pub print_invariants: bool,
     #[command(flatten)]
     pub load: LoadArgs,
 }
@@ -59,6 +63,7 @@ impl CheckArgs {
             relational: self.domain == Domain::Zone,
             strict_div: self.strict_div,
             allow_ptr_leaks: self.allow_ptr_leaks,
+            collect_invariants: self.print_invariants,
             ..Options::default()
         }
     }
@@ -169,7 +174,16 @@ struct JsonProgram {
     verdict: String,
     errors: Vec<JsonError>,
     unreachable: Vec<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    invariants: Vec<JsonInvariant>,
     seconds: f64,
+}
+
+#[derive(Serialize)]
+struct JsonInvariant {
+    pc: usize,
+    depth: usize,
+    invariant: String,
 }
 
 fn json_report(file: &str, outcomes: &[Outcome<'_>]) -> serde_json::Value {
@@ -199,6 +213,16 @@ fn json_report(file: &str, outcomes: &[Outcome<'_>]) -> serde_json::Value {
                 })
                 .collect(),
             unreachable: o.report.unreachable.clone(),
+            invariants: o
+                .report
+                .invariants
+                .iter()
+                .map(|(pc, depth, invariant)| JsonInvariant {
+                    pc: *pc,
+                    depth: *depth,
+                    invariant: invariant.clone(),
+                })
+                .collect(),
             seconds: o.seconds,
         })
         .collect();
@@ -209,6 +233,14 @@ fn print_text(file: &str, outcomes: &[Outcome<'_>]) {
     for o in outcomes {
         let p = o.program;
         let name = format!("{}/{}", p.section, p.function);
+        for (pc, depth, invariant) in &o.report.invariants {
+            let frame = if *depth > 0 {
+                format!(" (call depth {depth})")
+            } else {
+                String::new()
+            };
+            println!("{name} pc {pc}{frame}: {invariant}");
+        }
         for d in &o.report.diagnostics {
             println!("error[{}]: {}", d.kind, d.message);
             println!("  --> {file}: {name} at pc {}", d.pc);

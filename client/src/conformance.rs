@@ -39,12 +39,8 @@ fn run_one(path: &Path) -> Outcome {
 }
 
 pub fn run(dir: &Path, verbose: bool) -> Result<bool> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "data"))
-        .collect();
-    files.sort();
+    let files = vouch_verifier::conformance::data_files(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?;
     let started = std::time::Instant::now();
     let mut failed = Vec::new();
     for path in &files {

@@ -33,13 +33,8 @@ fn plugin(args: &[&str], stdin: &str) -> Output {
 
 fn suite() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    vouch_verifier::conformance::data_files(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "data"))
-        .collect();
-    files.sort();
-    files
 }
 
 #[test]

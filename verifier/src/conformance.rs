@@ -131,6 +131,16 @@ pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The `.data` files of a suite folder, sorted by name.
+pub fn data_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "data"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// The helpers the suite's programs call (ids as in uBPF's test plugin).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ConformanceHelpers;

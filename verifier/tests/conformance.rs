@@ -30,12 +30,8 @@ fn run_file(path: &std::path::Path) -> Result<(), String> {
 #[test]
 fn every_conformance_file_passes_in_the_interpreter() {
     let dir = suite_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "data"))
-        .collect();
-    files.sort();
+    let files = vouch_verifier::conformance::data_files(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     assert_eq!(files.len(), 313, "the suite has 313 files");
     let failures: Vec<String> = files
         .iter()

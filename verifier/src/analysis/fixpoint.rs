@@ -10,7 +10,7 @@
 
 use super::branch;
 use super::calls;
-use super::report::{Diagnostic, Report, Stats, Verdict};
+use super::report::{Diagnostic, Report, Stats};
 use super::state::{State, counter_var};
 use super::transfer::{self, Env};
 use super::{Input, Options};
@@ -131,18 +131,24 @@ pub fn run(input: Input<'_>, options: &Options) -> Report {
         visits: engine.visits,
         loops: engine.loops.len(),
     };
-    let mut diagnostics = std::mem::take(&mut engine.env.diagnostics);
-    diagnostics.sort_by_key(|d| d.pc);
-    Report {
-        verdict: if diagnostics.is_empty() {
-            Verdict::Accepted
-        } else {
-            Verdict::Rejected
-        },
-        diagnostics,
-        unreachable,
-        stats,
+    let diagnostics = std::mem::take(&mut engine.env.diagnostics);
+    let mut report = Report::new(diagnostics, unreachable, stats);
+    if options.collect_invariants {
+        let mut invariants: Vec<(usize, usize, String)> = engine
+            .cfg
+            .graph
+            .node_indices()
+            .filter(|b| !engine.pre[b.index()].bottom)
+            .map(|b| {
+                let block = engine.cfg.graph[b];
+                let depth = engine.cfg.frames[block.frame].depth;
+                (block.start, depth, engine.pre[b.index()].describe())
+            })
+            .collect();
+        invariants.sort();
+        report.invariants = invariants;
     }
+    report
 }
 
 impl Engine<'_> {

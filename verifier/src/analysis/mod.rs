@@ -40,6 +40,8 @@ pub struct Options {
     pub allow_ptr_leaks: bool,
     /// Most iterations a loop may make before "could not prove termination".
     pub max_loop_iterations: u64,
+    /// Record the invariant at the head of every block in the report.
+    pub collect_invariants: bool,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             strict_div: false,
             allow_ptr_leaks: false,
             max_loop_iterations: 1 << 20,
+            collect_invariants: false,
         }
     }
 }
@@ -180,17 +183,7 @@ pub fn verify_program(
             }
         }
     }
-    diagnostics.sort_by_key(|d| d.pc);
-    Report {
-        verdict: if diagnostics.is_empty() {
-            Verdict::Accepted
-        } else {
-            Verdict::Rejected
-        },
-        diagnostics,
-        unreachable: vec![],
-        stats,
-    }
+    Report::new(diagnostics, vec![], stats)
 }
 
 fn verify_standalone(

@@ -52,9 +52,28 @@ pub struct Report {
     /// Instructions no path reaches (not analysed).
     pub unreachable: Vec<usize>,
     pub stats: Stats,
+    /// With `Options::collect_invariants`: (block's first pc, call depth, invariant) per block.
+    pub invariants: Vec<(usize, usize, String)>,
 }
 
 impl Report {
+    /// A report from its diagnostics (sorted here): accepted exactly when there are none.
+    pub fn new(mut diagnostics: Vec<Diagnostic>, unreachable: Vec<usize>, stats: Stats) -> Report {
+        diagnostics.sort_by_key(|d| d.pc);
+        let verdict = if diagnostics.is_empty() {
+            Verdict::Accepted
+        } else {
+            Verdict::Rejected
+        };
+        Report {
+            verdict,
+            diagnostics,
+            unreachable,
+            stats,
+            invariants: vec![],
+        }
+    }
+
     pub fn rejected(pc: usize, kind: &'static str, message: String) -> Report {
         Report {
             verdict: Verdict::Rejected,
@@ -66,6 +85,7 @@ impl Report {
             }],
             unreachable: vec![],
             stats: Stats::default(),
+            invariants: vec![],
         }
     }
 }

@@ -303,6 +303,64 @@ pub fn join_region(a: Region, b: Region) -> Option<Region> {
     }
 }
 
+impl State {
+    /// The state in a reader's terms: initialised registers, spilled stack slots, initialised
+    /// stack bytes, and the relations the zone keeps (`r2 - packet_size <= -14`).
+    pub fn describe(&self) -> String {
+        if self.bottom {
+            return "unreachable".into();
+        }
+        let mut parts: Vec<String> = vec![];
+        for (r, v) in self.regs.iter().enumerate() {
+            if v.is_initialized() {
+                parts.push(format!("r{r} = {}", v.describe()));
+            }
+        }
+        for (depth, frame) in self.frames.iter().enumerate() {
+            let init: Vec<usize> = (0..512).filter(|&b| frame.stack.is_init(b)).collect();
+            if let (Some(first), Some(last)) = (init.first(), init.last()) {
+                let span = if init.len() == last - first + 1 {
+                    format!(
+                        "r10{:+}..r10{:+}",
+                        *first as i64 - 512,
+                        *last as i64 + 1 - 512
+                    )
+                } else {
+                    format!(
+                        "{} bytes in r10{:+}..r10{:+}",
+                        init.len(),
+                        *first as i64 - 512,
+                        *last as i64 + 1 - 512
+                    )
+                };
+                parts.push(format!("frame {depth} stack initialised: {span}"));
+            }
+            for (slot, v) in frame.stack.slots() {
+                parts.push(format!(
+                    "frame {depth} [r10{:+}] = {}",
+                    slot as i64 * 8 - 512,
+                    v.describe()
+                ));
+            }
+        }
+        let names = |v: Var| -> String {
+            match v {
+                V_PACKET_SIZE => "packet_size".into(),
+                V_META => "meta_offset".into(),
+                Var(n) if (REG_BASE..REG_BASE + 11).contains(&n) => format!("r{}", n - REG_BASE),
+                Var(n) if (SLOT_BASE..SAVED_BASE).contains(&n) => {
+                    let i = n - SLOT_BASE;
+                    format!("frame{}[r10{:+}]", i / 64, i64::from(i % 64) * 8 - 512)
+                }
+                Var(n) if n >= COUNTER_BASE => format!("loop{}.iterations", (n - COUNTER_BASE) / 2),
+                Var(n) => format!("v{n}"),
+            }
+        };
+        parts.push(format!("relations: {}", self.zone.fmt_with(names)));
+        parts.join("; ")
+    }
+}
+
 /// Join of two values at the same location. Pointers join only within one region.
 pub fn join_value(a: &Value, b: &Value) -> Value {
     match (a, b) {

@@ -1,0 +1,120 @@
+//! `vouch check` as users and CI run it: exit codes, the JSON and SARIF shapes, invariants.
+
+use std::path::Path;
+use std::process::Command;
+
+const VOUCH: &str = env!("CARGO_BIN_EXE_vouch");
+
+fn corpus(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../corpus/build")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn vouch(args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = Command::new(VOUCH).args(args).output().expect("vouch runs");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code(),
+        json,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn exit_codes_follow_the_verdict() {
+    assert_eq!(vouch(&["check", &corpus("xdp_drop_icmp.bpf.o")]).0, Some(0));
+    assert_eq!(
+        vouch(&["check", &corpus("bug_null_deref.bpf.o")]).0,
+        Some(1)
+    );
+    assert_eq!(vouch(&["check", "/nonexistent.o"]).0, Some(2));
+    assert_eq!(
+        vouch(&[
+            "check",
+            "--function",
+            "nope",
+            &corpus("xdp_drop_icmp.bpf.o")
+        ])
+        .0,
+        Some(2)
+    );
+}
+
+#[test]
+fn json_report_names_the_error_and_its_source_line() {
+    let (code, json, _) = vouch(&[
+        "check",
+        "--format",
+        "json",
+        &corpus("bug_packet_oob_short_check.bpf.o"),
+    ]);
+    assert_eq!(code, Some(1));
+    let p = &json["programs"][0];
+    assert_eq!(p["verdict"], "rejected");
+    assert_eq!(p["program_type"], "xdp");
+    let e = &p["errors"][0];
+    assert_eq!(e["kind"], "memory");
+    assert!(e["pc"].as_u64().is_some());
+    assert!(
+        e["source"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("ip->protocol")),
+        "{e}"
+    );
+    assert!(json["error"].is_null());
+}
+
+#[test]
+fn sarif_is_version_2_1_0_with_results() {
+    let (_, json, _) = vouch(&[
+        "check",
+        "--format",
+        "sarif",
+        &corpus("bug_null_deref.bpf.o"),
+    ]);
+    assert_eq!(json["version"], "2.1.0");
+    let results = json["runs"][0]["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    assert_eq!(results[0]["ruleId"], "null");
+    assert!(
+        results[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .is_some()
+    );
+}
+
+#[test]
+fn invariants_show_packet_relations() {
+    let (code, _, text) = vouch(&[
+        "check",
+        "--print-invariants",
+        &corpus("xdp_drop_icmp.bpf.o"),
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("r2 = packet_size"), "{text}");
+    let (_, json, _) = vouch(&[
+        "check",
+        "--print-invariants",
+        "--format",
+        "json",
+        &corpus("xdp_drop_icmp.bpf.o"),
+    ]);
+    assert!(
+        json["programs"][0]["invariants"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty())
+    );
+}
+
+#[test]
+fn interval_domain_is_selectable_and_weaker() {
+    // No packet access: bounds are enough.
+    let (code, json, _) = vouch(&["check", "--domain", "interval", "--format", "json", &corpus("tp_execve.bpf.o")]);
+    assert_eq!(code, Some(0), "{json}");
+    // A packet check needs the relation data + 14 <= data_end, which only the zone keeps.
+    assert_eq!(vouch(&["check", "--domain", "interval", &corpus("xdp_drop_icmp.bpf.o")]).0, Some(1));
+    assert_eq!(vouch(&["check", "--domain", "zone", &corpus("xdp_drop_icmp.bpf.o")]).0, Some(0));
+}
