@@ -112,9 +112,28 @@ fn invariants_show_packet_relations() {
 #[test]
 fn interval_domain_is_selectable_and_weaker() {
     // No packet access: bounds are enough.
-    let (code, json, _) = vouch(&["check", "--domain", "interval", "--format", "json", &corpus("tp_execve.bpf.o")]);
+    let (code, json, _) = vouch(&[
+        "check",
+        "--domain",
+        "interval",
+        "--format",
+        "json",
+        &corpus("tp_execve.bpf.o"),
+    ]);
     assert_eq!(code, Some(0), "{json}");
     // A packet check needs the relation data + 14 <= data_end, which only the zone keeps.
-    assert_eq!(vouch(&["check", "--domain", "interval", &corpus("xdp_drop_icmp.bpf.o")]).0, Some(1));
-    assert_eq!(vouch(&["check", "--domain", "zone", &corpus("xdp_drop_icmp.bpf.o")]).0, Some(0));
+    assert_eq!(
+        vouch(&[
+            "check",
+            "--domain",
+            "interval",
+            &corpus("xdp_drop_icmp.bpf.o")
+        ])
+        .0,
+        Some(1)
+    );
+    assert_eq!(
+        vouch(&["check", "--domain", "zone", &corpus("xdp_drop_icmp.bpf.o")]).0,
+        Some(0)
+    );
 }

@@ -69,8 +69,10 @@ struct Loop {
 struct Engine<'a> {
     cfg: Cfg,
     env: Env<'a>,
-    pre: Vec<State>,
-    post: Vec<State>,
+    /// Invariants at block entry and exit, as sets of disjuncts (empty = unreachable). Loop
+    /// heads always hold one state (widening needs a single state).
+    pre: Vec<Vec<State>>,
+    post: Vec<Vec<State>>,
     /// Loop of each head block.
     loops: HashMap<NodeIndex, Loop>,
     visits: usize,
@@ -105,8 +107,8 @@ pub fn run(input: Input<'_>, options: &Options) -> Report {
     let mut engine = Engine {
         cfg,
         env,
-        pre: vec![State::bottom(); n],
-        post: vec![State::bottom(); n],
+        pre: vec![vec![]; n],
+        post: vec![vec![]; n],
         loops: HashMap::new(),
         visits: 0,
         gave_up: vec![],
@@ -114,7 +116,7 @@ pub fn run(input: Input<'_>, options: &Options) -> Report {
     engine.find_loops(&wto.components);
     let entry = State::entry(options.relational, true);
     let start = engine.cfg.entry();
-    engine.pre[start.index()] = entry;
+    engine.pre[start.index()] = vec![entry];
     for c in &wto.components {
         engine.component(c);
     }
@@ -138,17 +140,58 @@ pub fn run(input: Input<'_>, options: &Options) -> Report {
             .cfg
             .graph
             .node_indices()
-            .filter(|b| !engine.pre[b.index()].bottom)
+            .filter(|b| !engine.pre[b.index()].is_empty())
             .map(|b| {
                 let block = engine.cfg.graph[b];
                 let depth = engine.cfg.frames[block.frame].depth;
-                (block.start, depth, engine.pre[b.index()].describe())
+                (
+                    block.start,
+                    depth,
+                    joined(&engine.pre[b.index()]).describe(),
+                )
             })
             .collect();
         invariants.sort();
         report.invariants = invariants;
     }
     report
+}
+
+/// Most disjuncts kept at a block: paths are kept apart while their shapes differ (which
+/// registers hold numbers, which pointers, which may be NULL, which stack bytes are set), up to
+/// this many; beyond it everything is joined.
+const MAX_DISJUNCTS: usize = 8;
+
+/// Groups states by shape and joins each group; more groups than [`MAX_DISJUNCTS`] are joined
+/// into one. Facts that hold per path (a pointer on one, NULL on the other) survive the merge
+/// of paths whose shapes differ.
+fn normalize(states: Vec<State>) -> Vec<State> {
+    let mut groups: Vec<(u64, State)> = Vec::new();
+    for s in states.into_iter().filter(|s| !s.bottom) {
+        let key = s.shape();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => *g = g.join(&s),
+            None => groups.push((key, s)),
+        }
+    }
+    if groups.len() > MAX_DISJUNCTS {
+        let all = joined(&groups.into_iter().map(|(_, s)| s).collect::<Vec<_>>());
+        return if all.bottom { vec![] } else { vec![all] };
+    }
+    groups
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| !s.bottom)
+        .collect()
+}
+
+/// The join of a set of disjuncts (bottom for none).
+fn joined(states: &[State]) -> State {
+    match states {
+        [] => State::bottom(),
+        [one] => one.clone(),
+        [first, rest @ ..] => rest.iter().fold(first.clone(), |acc, s| acc.join(s)),
+    }
 }
 
 impl Engine<'_> {
@@ -183,64 +226,71 @@ impl Engine<'_> {
         }
     }
 
-    /// The state flowing along edge `from → to`.
-    fn along(&self, from: NodeIndex, edge: Edge, to: NodeIndex) -> State {
-        let mut s = self.post[from.index()].clone();
-        if s.bottom {
-            return s;
-        }
+    /// The states flowing along edge `from → to`.
+    fn along(&self, from: NodeIndex, edge: Edge, to: NodeIndex) -> Vec<State> {
         let block = self.cfg.graph[from];
-        match edge {
-            Edge::Goto => {}
-            Edge::Taken | Edge::NotTaken => {
-                let insn = self.env.insns[block.end];
-                branch::assume(&mut s, &insn, edge == Edge::Taken);
+        let mut out = Vec::with_capacity(self.post[from.index()].len());
+        for post in &self.post[from.index()] {
+            let mut s = post.clone();
+            match edge {
+                Edge::Goto => {}
+                Edge::Taken | Edge::NotTaken => {
+                    let insn = self.env.insns[block.end];
+                    branch::assume(&mut s, &insn, edge == Edge::Taken);
+                }
+                Edge::Call => calls::enter(&mut s),
+                Edge::Return => calls::leave(&mut s),
             }
-            Edge::Call => calls::enter(&mut s),
-            Edge::Return => calls::leave(&mut s),
-        }
-        if let Some(l) = self.loops.get(&to)
-            && !s.bottom
-        {
-            if l.members[from.index()] {
-                s.zone.assign_var(l.counter, l.counter, 1);
-                s.zone.assign_var(l.neg_counter, l.neg_counter, -1);
-            } else {
-                s.zone.set_interval(l.counter, Some(0), Some(0));
-                s.zone.set_interval(l.neg_counter, Some(0), Some(0));
+            if s.bottom {
+                continue;
             }
+            if let Some(l) = self.loops.get(&to) {
+                if l.members[from.index()] {
+                    s.zone.assign_var(l.counter, l.counter, 1);
+                    s.zone.assign_var(l.neg_counter, l.neg_counter, -1);
+                } else {
+                    s.zone.set_interval(l.counter, Some(0), Some(0));
+                    s.zone.set_interval(l.neg_counter, Some(0), Some(0));
+                }
+            }
+            out.push(s);
         }
-        s
+        out
     }
 
-    /// Join of the states on all edges into `b` (the entry keeps its initial state).
-    fn incoming(&self, b: NodeIndex) -> State {
-        let mut acc = if b == self.cfg.entry() {
+    /// The states on all edges into `b` (the entry keeps its initial state), as disjuncts.
+    fn incoming(&self, b: NodeIndex) -> Vec<State> {
+        let mut states = if b == self.cfg.entry() {
             self.pre[b.index()].clone()
         } else {
-            State::bottom()
+            vec![]
         };
         for e in self.cfg.graph.edges_directed(b, Direction::Incoming) {
-            let s = self.along(e.source(), *e.weight(), b);
-            acc = acc.join(&s);
+            states.extend(self.along(e.source(), *e.weight(), b));
         }
-        acc
+        normalize(states)
     }
 
     fn run_block(&mut self, b: NodeIndex) {
         self.visits += 1;
         let block = self.cfg.graph[b];
-        let mut s = self.pre[b.index()].clone();
-        for pc in block.start..=block.end {
-            if s.bottom {
-                break;
+        let mut out = Vec::with_capacity(self.pre[b.index()].len());
+        for pre in self.pre[b.index()].clone() {
+            let mut s = pre;
+            for pc in block.start..=block.end {
+                if s.bottom {
+                    break;
+                }
+                if self.env.insns[pc] == Insn::WideTail {
+                    continue;
+                }
+                transfer::step(&mut self.env, &mut s, pc);
             }
-            if self.env.insns[pc] == Insn::WideTail {
-                continue;
+            if !s.bottom {
+                out.push(s);
             }
-            transfer::step(&mut self.env, &mut s, pc);
         }
-        self.post[b.index()] = s;
+        self.post[b.index()] = out;
     }
 
     fn component(&mut self, c: &Component) {
@@ -254,17 +304,17 @@ impl Engine<'_> {
             Component::Cycle(h, body) => {
                 let mut iteration = 0;
                 loop {
-                    let new = self.incoming(*h);
-                    let old = &self.pre[h.index()];
+                    let new = joined(&self.incoming(*h));
+                    let old = joined(&self.pre[h.index()]);
                     let next = if iteration < WIDEN_DELAY {
                         old.join(&new)
                     } else {
                         old.widen(&new, THRESHOLDS)
                     };
-                    if iteration > 0 && next.leq(old) {
+                    if iteration > 0 && next.leq(&old) {
                         break;
                     }
-                    self.pre[h.index()] = next;
+                    self.pre[h.index()] = if next.bottom { vec![] } else { vec![next] };
                     self.run_block(*h);
                     for c in body {
                         self.component(c);
@@ -276,8 +326,8 @@ impl Engine<'_> {
                     }
                 }
                 for _ in 0..NARROWING_PASSES {
-                    let new = self.incoming(*h);
-                    self.pre[h.index()] = new;
+                    let new = joined(&self.incoming(*h));
+                    self.pre[h.index()] = if new.bottom { vec![] } else { vec![new] };
                     self.run_block(*h);
                     for c in body {
                         self.component(c);
@@ -302,17 +352,19 @@ impl Engine<'_> {
         let nodes: Vec<NodeIndex> = self.cfg.graph.node_indices().collect();
         for b in nodes {
             let block = self.cfg.graph[b];
-            let mut s = self.pre[b.index()].clone();
-            for pc in block.start..=block.end {
-                if s.bottom {
-                    break;
+            for pre in self.pre[b.index()].clone() {
+                let mut s = pre;
+                for pc in block.start..=block.end {
+                    if s.bottom {
+                        break;
+                    }
+                    match self.env.insns[pc] {
+                        Insn::WideTail => continue,
+                        Insn::Jump { .. } => branch::check(&mut self.env, &s, pc),
+                        _ => {}
+                    }
+                    transfer::step(&mut self.env, &mut s, pc);
                 }
-                match self.env.insns[pc] {
-                    Insn::WideTail => continue,
-                    Insn::Jump { .. } => branch::check(&mut self.env, &s, pc),
-                    _ => {}
-                }
-                transfer::step(&mut self.env, &mut s, pc);
             }
         }
         let heads: Vec<(NodeIndex, Var, Var)> = self
@@ -321,10 +373,9 @@ impl Engine<'_> {
             .map(|(h, l)| (*h, l.counter, l.neg_counter))
             .collect();
         for (h, counter, neg) in heads {
-            let s = &self.pre[h.index()];
-            if s.bottom {
+            let Some(s) = self.pre[h.index()].first() else {
                 continue;
-            }
+            };
             let upper = s.zone.interval(counter).1;
             let neg_lower = s.zone.interval(neg).0.map(|l| l.saturating_neg());
             let bound = match (upper, neg_lower) {

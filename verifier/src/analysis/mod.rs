@@ -138,16 +138,22 @@ pub fn verify_program(
     program: &crate::elf::Program,
     options: &Options,
 ) -> Report {
-    let callers: Vec<&crate::elf::Program> = if program.section == ".text" {
+    let calls = |q: &crate::elf::Program, p: &crate::elf::Program| {
+        q.functions
+            .iter()
+            .skip(1)
+            .any(|f| f.section == p.section && f.name == p.function)
+    };
+    // A subprogram: a `.text` function some other program links in.
+    let is_subprogram = |p: &crate::elf::Program| {
+        p.section == ".text" && object.programs.iter().any(|q| calls(q, p))
+    };
+    // Its contexts: the entry programs (not other subprograms) that call it.
+    let callers: Vec<&crate::elf::Program> = if is_subprogram(program) {
         object
             .programs
             .iter()
-            .filter(|q| {
-                q.functions
-                    .iter()
-                    .skip(1)
-                    .any(|f| f.section == program.section && f.name == program.function)
-            })
+            .filter(|q| calls(q, program) && !is_subprogram(q))
             .collect()
     } else {
         vec![]

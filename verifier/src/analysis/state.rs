@@ -304,6 +304,40 @@ pub fn join_region(a: Region, b: Region) -> Option<Region> {
 }
 
 impl State {
+    /// A hash of the state's shape: what kind of value each location holds (number, pointer
+    /// into which region, may-be-NULL), which stack bytes are initialised, which resources are
+    /// held. States of one shape join without losing kinds; the fixpoint keeps shapes apart.
+    pub fn shape(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        fn kind(v: &Value, h: &mut std::collections::hash_map::DefaultHasher) {
+            match v {
+                Value::Num(n) => (0u8, n.is_constant() == Some(0)).hash(h),
+                Value::Ptr(p) => (1u8, p.region, p.nullable).hash(h),
+                Value::Bad(u) => (2u8, *u).hash(h),
+            }
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for v in &self.regs {
+            kind(v, &mut h);
+        }
+        for f in &self.frames {
+            for b in (0..512).step_by(64) {
+                (0..64)
+                    .map(|i| f.stack.is_init(b + i))
+                    .collect::<Vec<_>>()
+                    .hash(&mut h);
+            }
+            for (slot, v) in f.stack.slots() {
+                slot.hash(&mut h);
+                kind(v, &mut h);
+            }
+        }
+        self.records.hash(&mut h);
+        self.lock_held.hash(&mut h);
+        self.frames.len().hash(&mut h);
+        h.finish()
+    }
+
     /// The state in a reader's terms: initialised registers, spilled stack slots, initialised
     /// stack bytes, and the relations the zone keeps (`r2 - packet_size <= -14`).
     pub fn describe(&self) -> String {
