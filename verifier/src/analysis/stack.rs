@@ -193,12 +193,22 @@ impl Stack {
         if !other.consts.iter().all(|c| self.consts.contains(c)) {
             return false;
         }
-        other
+        // Every slot of `other` must cover what `self` holds there.
+        let covered = other
             .slots
             .iter()
             .all(|(s, ov)| match self.slot(usize::from(*s)) {
                 Some(sv) => leq_value(sv, ov),
                 None => matches!(ov, Value::Num(n) if *n == crate::domain::scalar::Scalar::top()),
-            })
+            });
+        // A slot only `self` has is covered by `other`'s plain initialised bytes (an unknown
+        // number) only if it holds a number: a spilled pointer read back from `other` would be
+        // a number, so `other` would not describe `self`.
+        let numbers_only = self
+            .slots
+            .iter()
+            .filter(|(s, _)| other.slot(usize::from(*s)).is_none())
+            .all(|(_, v)| matches!(v, Value::Num(_)));
+        covered && numbers_only
     }
 }

@@ -249,7 +249,8 @@ fn legacy(elf: &ElfFile<'_>, section: &Section<'_>, table: &mut MapTable) -> Res
             max_entries: field(3),
             flags: field(4),
             pinning: if record_size >= 32 { field(7) } else { 0 },
-            inner_map_idx: has_inner.then(|| field(5)).filter(|&i| i != 0),
+            // Only maps of maps have an inner template (index 0 is a valid one).
+            inner_map_idx: (has_inner && matches!(field(0), 12 | 13)).then(|| field(5)),
             inner: None,
             key_type: None,
             value_type: None,
