@@ -14,6 +14,7 @@
 mod branch;
 mod calls;
 mod fixpoint;
+mod helper_args;
 mod memory;
 pub mod report;
 mod stack;

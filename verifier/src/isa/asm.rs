@@ -16,8 +16,9 @@
 //!
 //! The assembler checks syntax only; [`super::decode_program`] validates the result.
 
-use super::decode::{RawInsn, encode};
+use super::decode::RawInsn;
 use super::disasm::{alu_name, atomic_name, cond_name, imm64_kind_name};
+use super::encode::encode;
 use super::insn::*;
 use std::collections::HashMap;
 use thiserror::Error;

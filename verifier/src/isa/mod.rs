@@ -11,10 +11,10 @@
 pub mod asm;
 mod decode;
 pub mod disasm;
+mod encode;
 mod insn;
 pub mod opcode;
 
-pub use decode::{
-    DecodeError, MAX_SLOTS, RawInsn, decode_at, decode_program, decode_raw, encode, encode_program,
-};
+pub use decode::{DecodeError, MAX_SLOTS, RawInsn, decode_at, decode_program, decode_raw};
+pub use encode::{encode, encode_program};
 pub use insn::*;
