@@ -282,6 +282,31 @@ fn every_check_rejects_its_unsafe_program_and_accepts_the_fix() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// `bpf_loop(10, cb, &counter, 0)` with a callback body; the callback starts at pc 10.
+fn bpf_loop(body: &str) -> String {
+    format!(
+        "stdw [%r10-8], 0\nmov %r1, 10\nlddw %r2, func(7)\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 0\ncall 181\nldxdw %r0, [%r10-8]\nexit\nmov %r0, 0\n{body}"
+    )
+}
+
+#[test]
+fn bpf_loop_callbacks_are_verified_in_place() {
+    let opts = Options::default();
+    // The callback increments the caller's counter through its context pointer.
+    let ok = bpf_loop("ldxdw %r0, [%r2]\nadd %r0, 1\nstxdw [%r2], %r0\nmov %r0, 0\nexit");
+    let (verdict, _, first) = check(ProgramType::Xdp, &ok, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    // Reading past the caller's 8-byte counter runs off the caller's stack frame.
+    let oob = bpf_loop("ldxdw %r0, [%r2+8]\nmov %r0, 0\nexit");
+    assert_eq!(check(ProgramType::Xdp, &oob, &opts).1, Some("memory"));
+    // A callback must return 0 or 1.
+    let bad_ret = bpf_loop("mov %r0, 2\nexit");
+    assert_eq!(check(ProgramType::Xdp, &bad_ret, &opts).1, Some("exit"));
+    // The callback's own registers start uninitialised (r3 is not passed).
+    let uninit = bpf_loop("mov %r0, %r3\nexit");
+    assert_eq!(check(ProgramType::Xdp, &uninit, &opts).1, Some("uninit"));
+}
+
 #[test]
 fn division_by_zero_is_allowed_unless_strict() {
     let src = "ldxw %r0, [%r1+16]\nmov %r1, 10\ndiv %r1, %r0\nmov %r0, 0\nexit";

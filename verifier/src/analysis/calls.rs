@@ -21,6 +21,12 @@ const MAP_TYPE_PROG_ARRAY: u32 = 3;
 
 pub fn step(env: &mut Env<'_>, state: &mut State, pc: usize, insn: Insn) {
     match insn {
+        // A helper whose callback the CFG runs: only the arguments are checked here; the loop
+        // node and its edges do the rest (`enter_callback`, `leave_callback`, `finish_callback`).
+        Insn::Call(CallTarget::Helper(id)) if env.callback_sites.contains(&pc) => {
+            let mut probe = state.clone();
+            helper(env, &mut probe, pc, id);
+        }
         Insn::Call(CallTarget::Helper(id)) => helper(env, state, pc, id),
         Insn::CallX { reg } => {
             env.fail(
@@ -261,6 +267,18 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
         if !check_usable(env, pc, 0, &r0) {
             return;
         }
+        if state.frames.last().is_some_and(|f| f.callback) {
+            match &r0 {
+                Value::Num(n) if n.signed_range().0 >= 0 && n.signed_range().1 <= 1 => {}
+                _ => env.fail(
+                    pc,
+                    "exit",
+                    format!("a callback must return 0 or 1, but r0 is {}", r0.describe()),
+                    vec![],
+                ),
+            }
+            return;
+        }
         if let Value::Ptr(Ptr {
             region: Region::Stack { depth },
             ..
@@ -347,6 +365,7 @@ pub fn enter(state: &mut State) {
     state.frames.push(Frame {
         stack: Stack::default(),
         saved: vec![],
+        callback: false,
     });
     let new_depth = state.depth() as u8;
     state.set(Loc::Reg(0), Value::uninit());
@@ -394,4 +413,65 @@ pub fn leave(state: &mut State) {
         frame.saved = vec![];
     }
     clobber(state);
+}
+
+/// Callback edge into the callback of a `bpf_loop` call: the caller's registers are saved whole
+/// (the helper call has not returned), r1 is the iteration index, r2 the caller's r3.
+pub fn enter_callback(state: &mut State) {
+    let saved: Vec<Value> = state.regs.to_vec();
+    let ctx = state.regs[3].clone();
+    if let Some(frame) = state.frames.last_mut() {
+        frame.saved = saved;
+    }
+    state.frames.push(Frame {
+        stack: Stack::default(),
+        saved: vec![],
+        callback: true,
+    });
+    let depth = state.depth() as u8;
+    for r in 0..=9 {
+        state.set(Loc::Reg(r), Value::uninit());
+    }
+    // bpf_loop runs at most 1 << 23 iterations.
+    state.set(Loc::Reg(1), Value::Num(super::value::srange(0, 1 << 23)));
+    state.set(Loc::Reg(2), ctx);
+    state.set(Loc::Reg(10), Value::ptr(Region::Stack { depth }, 512));
+}
+
+/// From the callback's exit back to its loop node: the caller's registers as they were.
+pub fn leave_callback(state: &mut State) {
+    let callee = state.depth();
+    if callee == 0 {
+        return;
+    }
+    state.frames.pop();
+    for slot in 0..64u8 {
+        state.zone.forget(super::state::var_of(Loc::Slot {
+            depth: callee as u8,
+            slot,
+        }));
+    }
+    state.for_each_value(|v| {
+        if matches!(v, Value::Ptr(Ptr { region: Region::Stack { depth }, .. }) if usize::from(*depth) == callee) {
+            *v = Value::Bad(Unusable::Mixed);
+        }
+    });
+    let saved = state
+        .frames
+        .last()
+        .map(|f| f.saved.clone())
+        .unwrap_or_default();
+    for (r, v) in saved.into_iter().enumerate() {
+        state.set(Loc::Reg(r as u8), v);
+    }
+    if let Some(frame) = state.frames.last_mut() {
+        frame.saved = vec![];
+    }
+}
+
+/// From the loop node to the instruction after the helper call: the helper returns a number
+/// (the iterations run) and clobbers r1-r5.
+pub fn finish_callback(state: &mut State) {
+    clobber(state);
+    state.set(Loc::Reg(0), Value::unknown());
 }

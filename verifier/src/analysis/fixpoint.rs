@@ -103,6 +103,7 @@ pub fn run(input: Input<'_>, options: &Options) -> Report {
         options,
         checking: false,
         diagnostics: vec![],
+        callback_sites: cfg.callback_sites.clone(),
     };
     let mut engine = Engine {
         cfg,
@@ -240,6 +241,9 @@ impl Engine<'_> {
                 }
                 Edge::Call => calls::enter(&mut s),
                 Edge::Return => calls::leave(&mut s),
+                Edge::CallbackCall => calls::enter_callback(&mut s),
+                Edge::CallbackReturn => calls::leave_callback(&mut s),
+                Edge::CallbackDone => calls::finish_callback(&mut s),
             }
             if s.bottom {
                 continue;
@@ -274,6 +278,10 @@ impl Engine<'_> {
     fn run_block(&mut self, b: NodeIndex) {
         self.visits += 1;
         let block = self.cfg.graph[b];
+        if block.callback_loop {
+            self.post[b.index()] = self.pre[b.index()].clone();
+            return;
+        }
         let mut out = Vec::with_capacity(self.pre[b.index()].len());
         for pre in self.pre[b.index()].clone() {
             let mut s = pre;
@@ -352,6 +360,9 @@ impl Engine<'_> {
         let nodes: Vec<NodeIndex> = self.cfg.graph.node_indices().collect();
         for b in nodes {
             let block = self.cfg.graph[b];
+            if block.callback_loop {
+                continue;
+            }
             for pre in self.pre[b.index()].clone() {
                 let mut s = pre;
                 for pc in block.start..=block.end {
@@ -373,6 +384,10 @@ impl Engine<'_> {
             .map(|(h, l)| (*h, l.counter, l.neg_counter))
             .collect();
         for (h, counter, neg) in heads {
+            // The helper bounds how often it runs a callback.
+            if self.cfg.graph[h].callback_loop {
+                continue;
+            }
             let Some(s) = self.pre[h.index()].first() else {
                 continue;
             };

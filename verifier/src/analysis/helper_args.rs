@@ -181,12 +181,14 @@ pub(super) fn check_arg(
                 region: Region::Func { .. },
                 ..
             }) => {
-                env.fail(
-                    pc,
-                    "helper",
-                    format!("{name}: callbacks are not verified yet"),
-                    vec![],
-                );
+                if !env.callback_sites.contains(&pc) {
+                    env.fail(
+                        pc,
+                        "helper",
+                        format!("{name}: the callback must be loaded into r2 with `lddw` just before the call, so it can be verified"),
+                        vec![],
+                    );
+                }
             }
             _ => bad(env, "a function reference"),
         },

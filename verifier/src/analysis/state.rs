@@ -53,8 +53,11 @@ pub fn counter_var(index: usize) -> Var {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
     pub stack: Stack,
-    /// r6-r10 of this frame, saved while a callee runs (unused for the innermost frame).
+    /// r6-r10 of this frame, saved while a callee runs (unused for the innermost frame); all of
+    /// r0-r10 while a callback runs (the helper call that runs it has not returned).
     pub saved: Vec<Value>,
+    /// This frame runs a callback (its `exit` returns to the helper, which wants 0 or 1).
+    pub callback: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +96,7 @@ impl State {
             frames: vec![Frame {
                 stack: Stack::default(),
                 saved: vec![],
+                callback: false,
             }],
             zone: Zone::top(),
             relational,
@@ -515,7 +519,11 @@ impl State {
                 .zip(&g.saved)
                 .map(|(a, b)| values(a, b))
                 .collect();
-            out.frames.push(Frame { stack, saved });
+            out.frames.push(Frame {
+                stack,
+                saved,
+                callback: f.callback,
+            });
             let _ = d;
         }
         // Locations whose kinds differ lost their meaning: drop their relations.

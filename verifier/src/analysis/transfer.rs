@@ -20,6 +20,8 @@ pub struct Env<'a> {
     pub options: &'a Options,
     /// Report failed checks (the final pass) or stay silent (fixpoint iterations).
     pub checking: bool,
+    /// Helper calls whose callbacks the CFG runs (see `cfg::Cfg::callback_sites`).
+    pub callback_sites: Vec<usize>,
     pub diagnostics: Vec<Diagnostic>,
 }
 

@@ -45,6 +45,9 @@ pub struct Block {
     pub frame: FrameId,
     pub start: usize,
     pub end: usize,
+    /// A node with no instructions standing for "inside a helper that calls a callback": the
+    /// head of the loop of callback invocations (its `start`/`end` are the helper call's pc).
+    pub callback_loop: bool,
 }
 
 /// How control moves along an edge.
@@ -60,6 +63,12 @@ pub enum Edge {
     Call,
     /// From the callee's `exit` back to the instruction after the call.
     Return,
+    /// From a callback loop node into the callback's entry (another invocation).
+    CallbackCall,
+    /// From the callback's `exit` back to its loop node.
+    CallbackReturn,
+    /// From a callback loop node to the instruction after the helper call (no more invocations).
+    CallbackDone,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -86,6 +95,9 @@ pub enum CfgError {
 pub struct Cfg {
     pub graph: DiGraph<Block, Edge>,
     pub frames: Vec<Frame>,
+    /// Helper calls whose callback is part of the graph (it runs between the loop node and
+    /// the instruction after the call).
+    pub callback_sites: Vec<usize>,
     /// Instructions no frame reaches; reported, not analysed.
     pub unreachable: Vec<usize>,
 }
@@ -133,6 +145,44 @@ fn is_local_call(insn: &Insn) -> bool {
     matches!(insn, Insn::Call(CallTarget::Local(_)))
 }
 
+/// `bpf_loop(nr, callback, ctx, flags)`: calls `callback(i, ctx)` up to `nr` times, in place.
+pub const BPF_LOOP: i32 = 181;
+
+fn is_callback_helper(insn: &Insn) -> bool {
+    matches!(insn, Insn::Call(CallTarget::Helper(BPF_LOOP)))
+}
+
+/// The callback a `bpf_loop` call at `call` runs: the function loaded into r2 by the last
+/// instruction of its block that writes r2, which must be `lddw r2, func(..)`. Anything else
+/// leaves the call to the analysis, which then refuses it.
+fn callback_target(insns: &[Insn], start: usize, call: usize) -> Option<usize> {
+    for pc in (start..call).rev() {
+        let insn = &insns[pc];
+        let writes_r2 = match insn {
+            Insn::Alu { dst, .. }
+            | Insn::Neg { dst, .. }
+            | Insn::Endian { dst, .. }
+            | Insn::Load { dst, .. } => dst.index() == 2,
+            Insn::LoadImm64 { dst, .. } => dst.index() == 2,
+            Insn::Atomic { .. } | Insn::Call(_) | Insn::CallX { .. } | Insn::LoadPacket { .. } => {
+                true
+            }
+            _ => false,
+        };
+        if !writes_r2 {
+            continue;
+        }
+        return match *insn {
+            Insn::LoadImm64 {
+                kind: crate::isa::Imm64Kind::Func,
+                ..
+            } => insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()),
+            _ => None,
+        };
+    }
+    None
+}
+
 /// Blocks of the function starting at `entry`: the instructions reachable from it without
 /// following calls.
 fn shape(insns: &[Insn], entry: usize) -> Result<FunctionShape, CfgError> {
@@ -145,8 +195,9 @@ fn shape(insns: &[Insn], entry: usize) -> Result<FunctionShape, CfgError> {
         }
         let insn = &insns[pc];
         let succs = successors_in_function(insns, pc)?;
-        let ends_block =
-            matches!(insn, Insn::Exit | Insn::Ja { .. } | Insn::Jump { .. }) || is_local_call(insn);
+        let ends_block = matches!(insn, Insn::Exit | Insn::Ja { .. } | Insn::Jump { .. })
+            || is_local_call(insn)
+            || is_callback_helper(insn);
         for &(s, _) in &succs {
             if ends_block {
                 leaders.insert(s);
@@ -170,6 +221,7 @@ fn shape(insns: &[Insn], entry: usize) -> Result<FunctionShape, CfgError> {
         let next_pc = pc + insn.slots();
         let ends = matches!(insn, Insn::Exit | Insn::Ja { .. } | Insn::Jump { .. })
             || is_local_call(insn)
+            || is_callback_helper(insn)
             || pcs.get(i + 1) != Some(&next_pc)
             || leaders.contains(&next_pc);
         if ends && let Some(start) = current.take() {
@@ -202,6 +254,9 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, CfgError> {
     let mut exits_of: HashMap<FrameId, Vec<NodeIndex>> = HashMap::new();
     // (call block, callee frame, return pc).
     let mut calls: Vec<(NodeIndex, FrameId, usize)> = Vec::new();
+    // (helper call block, loop node, callback frame, return pc).
+    let mut callbacks: Vec<(NodeIndex, NodeIndex, FrameId, usize)> = Vec::new();
+    let mut callback_sites: Vec<usize> = Vec::new();
     while let Some(frame_id) = pending.pop() {
         let entry = frames[frame_id].entry;
         let blocks = match shapes.entry(entry) {
@@ -215,6 +270,7 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, CfgError> {
                 frame: frame_id,
                 start,
                 end,
+                callback_loop: false,
             });
             node_of.insert((frame_id, start), node);
             if insns[end] == Insn::Exit {
@@ -231,6 +287,24 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, CfgError> {
         for &(start, end) in &blocks {
             let node = node_of[&(frame_id, start)];
             let last = &insns[end];
+            let callback = if is_callback_helper(last) {
+                callback_target(insns, start, end)
+            } else {
+                None
+            };
+            if let Some(target) = callback {
+                let callee = push_frame(&mut frames, frame_id, end, target)?;
+                let loop_node = graph.add_node(Block {
+                    frame: frame_id,
+                    start: end,
+                    end,
+                    callback_loop: true,
+                });
+                callbacks.push((node, loop_node, callee, end + 1));
+                callback_sites.push(end);
+                pending.push(callee);
+                continue;
+            }
             if let Insn::Call(CallTarget::Local(_)) = last {
                 let target = last
                     .branch_target(end)
@@ -273,7 +347,10 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, CfgError> {
     let nodes: Vec<NodeIndex> = graph.node_indices().collect();
     for &node in &nodes {
         let b = graph[node];
-        if is_local_call(&insns[b.end]) {
+        if is_local_call(&insns[b.end])
+            || b.callback_loop
+            || (callback_sites.contains(&b.end) && is_callback_helper(&insns[b.end]))
+        {
             continue;
         }
         for (succ, edge) in successors_in_function(insns, b.end)? {
@@ -297,14 +374,69 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, CfgError> {
             graph.add_edge(e, ret, Edge::Return);
         }
     }
+    // Callback loops: the helper call enters its loop node, which either runs the callback
+    // once more or is done.
+    for (call_node, loop_node, callee, return_pc) in callbacks {
+        let caller = graph[call_node].frame;
+        graph.add_edge(call_node, loop_node, Edge::Goto);
+        let entry = node_of[&(callee, frames[callee].entry)];
+        graph.add_edge(loop_node, entry, Edge::CallbackCall);
+        for e in exits_of.remove(&callee).unwrap_or_default() {
+            graph.add_edge(e, loop_node, Edge::CallbackReturn);
+        }
+        let ret = node_of
+            .get(&(caller, return_pc))
+            .copied()
+            .ok_or(CfgError::FallsOffEnd { pc: return_pc - 1 })?;
+        graph.add_edge(loop_node, ret, Edge::CallbackDone);
+    }
     let unreachable = (0..insns.len())
         .filter(|&pc| !covered[pc] && insns[pc] != Insn::WideTail)
         .collect();
     Ok(Cfg {
         graph,
         frames,
+        callback_sites,
         unreachable,
     })
+}
+
+/// A new frame for a call from `parent` at `call_site` to `target`, refusing recursion and
+/// nesting past [`MAX_FRAMES`].
+fn push_frame(
+    frames: &mut Vec<Frame>,
+    parent: FrameId,
+    call_site: usize,
+    target: usize,
+) -> Result<FrameId, CfgError> {
+    let mut chain = vec![];
+    let mut f = Some(parent);
+    while let Some(id) = f {
+        chain.push(frames[id].entry);
+        if frames[id].entry == target {
+            chain.reverse();
+            return Err(CfgError::Recursion {
+                pc: call_site,
+                entry: target,
+                chain,
+            });
+        }
+        f = frames[id].parent;
+    }
+    let depth = frames[parent].depth + 1;
+    if depth >= MAX_FRAMES {
+        return Err(CfgError::TooDeep {
+            pc: call_site,
+            max: MAX_FRAMES,
+        });
+    }
+    frames.push(Frame {
+        parent: Some(parent),
+        call_site: Some(call_site),
+        entry: target,
+        depth,
+    });
+    Ok(frames.len() - 1)
 }
 
 #[cfg(test)]
