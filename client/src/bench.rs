@@ -15,7 +15,12 @@ use vouch_verifier::analysis::Verdict;
 #[derive(clap::Args, Clone, Debug)]
 pub struct BenchArgs {
     /// Folder of ELF objects (searched recursively).
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "stress")]
+    pub dir: Option<PathBuf>,
+    /// Instead, verify a generated program of this many segments (about 21 instructions each:
+    /// packet check, variable-offset read, bounded loop, map lookup).
+    #[arg(long, value_name = "SEGMENTS")]
+    pub stress: Option<usize>,
     /// Verification options, as for `check`.
     #[command(flatten)]
     pub check: CheckArgs,
@@ -80,9 +85,13 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<bool> {
-    let files = objects(&args.dir)?;
-    let expected = expected(&args.dir);
     let options = args.check.options();
+    if let Some(segments) = args.stress {
+        return crate::stress::run(segments, &options);
+    }
+    let dir = args.dir.clone().unwrap_or_default();
+    let files = objects(&dir)?;
+    let expected = expected(&dir);
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(files.len() as u64);
         b.set_style(
@@ -100,7 +109,7 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
         (vec![], vec![], 0usize, 0usize);
     for file in &files {
         let rel = file
-            .strip_prefix(&args.dir)
+            .strip_prefix(&dir)
             .unwrap_or(file)
             .display()
             .to_string();

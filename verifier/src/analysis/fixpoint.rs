@@ -75,6 +75,9 @@ struct Engine<'a> {
     post: Vec<Vec<State>>,
     /// Loop of each head block.
     loops: HashMap<NodeIndex, Loop>,
+    /// Counter variables of the loops each block belongs to (to forget them on loop exits, so
+    /// the zone does not grow with every loop the program has passed).
+    counters_of: Vec<Vec<Var>>,
     visits: usize,
     gave_up: Vec<usize>,
 }
@@ -111,10 +114,19 @@ pub fn run(input: Input<'_>, options: &Options) -> Report {
         pre: vec![vec![]; n],
         post: vec![vec![]; n],
         loops: HashMap::new(),
+        counters_of: vec![vec![]; n],
         visits: 0,
         gave_up: vec![],
     };
     engine.find_loops(&wto.components);
+    for l in engine.loops.values() {
+        for (b, member) in l.members.iter().enumerate() {
+            if *member {
+                engine.counters_of[b].push(l.counter);
+                engine.counters_of[b].push(l.neg_counter);
+            }
+        }
+    }
     let entry = State::entry(options.relational, true);
     let start = engine.cfg.entry();
     engine.pre[start.index()] = vec![entry];
@@ -247,6 +259,12 @@ impl Engine<'_> {
             }
             if s.bottom {
                 continue;
+            }
+            // Leaving a loop: its counters are done.
+            for v in &self.counters_of[from.index()] {
+                if !self.counters_of[to.index()].contains(v) {
+                    s.zone.forget(*v);
+                }
             }
             if let Some(l) = self.loops.get(&to) {
                 if l.members[from.index()] {
