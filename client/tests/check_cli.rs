@@ -137,3 +137,11 @@ fn interval_domain_is_selectable_and_weaker() {
         Some(0)
     );
 }
+
+#[test]
+fn stress_program_is_verified() {
+    let (code, _, text) = vouch(&["bench", "--stress", "20"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("| 20 | 424 |"), "{text}");
+    assert!(text.contains("accepted"), "{text}");
+}
