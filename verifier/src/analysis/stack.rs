@@ -24,6 +24,11 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The initialisation bits, 64 bytes per word.
+    pub fn init_words(&self) -> [u64; 8] {
+        self.init
+    }
+
     pub fn is_init(&self, byte: usize) -> bool {
         byte < STACK_SIZE && self.init[byte / 64] & (1 << (byte % 64)) != 0
     }

@@ -209,7 +209,6 @@ impl State {
         if lo.is_none() && hi.is_none() {
             return true;
         }
-        let range = srange(lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
         let value = match depth {
             None => &mut self.regs[index],
             Some(d) => match self.frames[d].stack.slots_mut().find(|(s, _)| *s == index) {
@@ -222,6 +221,14 @@ impl State {
             Value::Ptr(p) => &mut p.off,
             Value::Bad(_) => return true,
         };
+        // Most of the time the zone knows nothing the bounds do not: skip the meet.
+        let (smin, smax) = scalar.signed_range();
+        let lo = lo.unwrap_or(i64::MIN);
+        let hi = hi.unwrap_or(i64::MAX);
+        if lo <= smin && smax <= hi {
+            return true;
+        }
+        let range = srange(lo, hi);
         match scalar.meet(&range) {
             Some(m) => {
                 *scalar = m;
@@ -312,34 +319,60 @@ impl State {
     /// into which region, may-be-NULL), which stack bytes are initialised, which resources are
     /// held. States of one shape join without losing kinds; the fixpoint keeps shapes apart.
     pub fn shape(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        fn kind(v: &Value, h: &mut std::collections::hash_map::DefaultHasher) {
+        // FNV-1a over a few words per location: cheap, and a collision only merges two shapes
+        // (a join, which is always sound).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut mix = |x: u64| {
+            h ^= x;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        };
+        let kind = |v: &Value| -> u64 {
             match v {
-                Value::Num(n) => (0u8, n.is_constant() == Some(0)).hash(h),
-                Value::Ptr(p) => (1u8, p.region, p.nullable).hash(h),
-                Value::Bad(u) => (2u8, *u).hash(h),
+                Value::Num(n) => u64::from(n.is_constant() == Some(0)),
+                Value::Ptr(p) => {
+                    let region = match p.region {
+                        Region::Ctx => 1,
+                        Region::Stack { depth } => 2 + (u64::from(depth) << 8),
+                        Region::Packet => 3,
+                        Region::MapValue { map, .. } => 4 + ((map as u64) << 8),
+                        Region::MapFd { map } => 5 + ((map as u64) << 8),
+                        Region::Mem { size, ringbuf } => {
+                            6 + (u64::from(size) << 8) + (u64::from(ringbuf) << 40)
+                        }
+                        Region::Kernel { .. } => 7,
+                        Region::Func { pc } => 8 + ((pc as u64) << 8),
+                    };
+                    (region << 4) | 2 | (u64::from(p.nullable) << 2)
+                }
+                Value::Bad(u) => {
+                    8 + match u {
+                        Unusable::Uninit => 0,
+                        Unusable::Mixed => 1,
+                        Unusable::StalePacket { .. } => 2,
+                        Unusable::CorruptedPointer => 3,
+                        Unusable::Released => 4,
+                    }
+                }
             }
-        }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        };
         for v in &self.regs {
-            kind(v, &mut h);
+            mix(kind(v));
         }
         for f in &self.frames {
-            for b in (0..512).step_by(64) {
-                (0..64)
-                    .map(|i| f.stack.is_init(b + i))
-                    .collect::<Vec<_>>()
-                    .hash(&mut h);
+            for w in f.stack.init_words() {
+                mix(w);
             }
             for (slot, v) in f.stack.slots() {
-                slot.hash(&mut h);
-                kind(v, &mut h);
+                mix(slot as u64);
+                mix(kind(v));
             }
         }
-        self.records.hash(&mut h);
-        self.lock_held.hash(&mut h);
-        self.frames.len().hash(&mut h);
-        h.finish()
+        for r in &self.records {
+            mix(u64::from(*r));
+        }
+        mix(u64::from(self.lock_held));
+        mix(self.frames.len() as u64);
+        h
     }
 
     /// The state in a reader's terms: initialised registers, spilled stack slots, initialised
