@@ -378,11 +378,12 @@ pub fn enter(state: &mut State) {
     );
 }
 
-/// Return edge: pop the callee's frame, restore r6-r10, clobber r1-r5; r0 is the callee's.
-pub fn leave(state: &mut State) {
+/// Pops the innermost frame: its stack's zone variables are forgotten and pointers into it
+/// become unusable. False at the entry frame (nothing to pop).
+fn pop_frame(state: &mut State) -> bool {
     let callee = state.depth();
     if callee == 0 {
-        return;
+        return false;
     }
     state.frames.pop();
     for slot in 0..64u8 {
@@ -397,6 +398,14 @@ pub fn leave(state: &mut State) {
             *v = Value::Bad(Unusable::Mixed);
         }
     });
+    true
+}
+
+/// Return edge: pop the callee's frame, restore r6-r10, clobber r1-r5; r0 is the callee's.
+pub fn leave(state: &mut State) {
+    if !pop_frame(state) {
+        return;
+    }
     let caller = state.depth();
     let saved = state
         .frames
@@ -440,22 +449,9 @@ pub fn enter_callback(state: &mut State) {
 
 /// From the callback's exit back to its loop node: the caller's registers as they were.
 pub fn leave_callback(state: &mut State) {
-    let callee = state.depth();
-    if callee == 0 {
+    if !pop_frame(state) {
         return;
     }
-    state.frames.pop();
-    for slot in 0..64u8 {
-        state.zone.forget(super::state::var_of(Loc::Slot {
-            depth: callee as u8,
-            slot,
-        }));
-    }
-    state.for_each_value(|v| {
-        if matches!(v, Value::Ptr(Ptr { region: Region::Stack { depth }, .. }) if usize::from(*depth) == callee) {
-            *v = Value::Bad(Unusable::Mixed);
-        }
-    });
     let saved = state
         .frames
         .last()

@@ -310,34 +310,7 @@ pub fn build(insns: &[Insn]) -> Result<Cfg, CfgError> {
                     .branch_target(end)
                     .and_then(|t| usize::try_from(t).ok())
                     .ok_or(CfgError::BadTarget { pc: end })?;
-                let mut chain = vec![];
-                let mut f = Some(frame_id);
-                while let Some(id) = f {
-                    chain.push(frames[id].entry);
-                    if frames[id].entry == target {
-                        chain.reverse();
-                        return Err(CfgError::Recursion {
-                            pc: end,
-                            entry: target,
-                            chain,
-                        });
-                    }
-                    f = frames[id].parent;
-                }
-                let depth = frames[frame_id].depth + 1;
-                if depth >= MAX_FRAMES {
-                    return Err(CfgError::TooDeep {
-                        pc: end,
-                        max: MAX_FRAMES,
-                    });
-                }
-                frames.push(Frame {
-                    parent: Some(frame_id),
-                    call_site: Some(end),
-                    entry: target,
-                    depth,
-                });
-                let callee = frames.len() - 1;
+                let callee = push_frame(&mut frames, frame_id, end, target)?;
                 calls.push((node, callee, end + 1));
                 pending.push(callee);
             }
