@@ -210,7 +210,8 @@ pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Object, LoadError> {
 }
 
 /// Programs whose section implies no type take the type of a typed program that links them in
-/// (a subprogram runs in its caller's context), else the default.
+/// (a subprogram runs in its caller's context); a `.text` function nobody calls takes the type
+/// every typed program of the object has; anything else takes the default.
 fn assign_default_types(programs: &mut [Program], default: ProgramType) {
     let typed: Vec<(ProgramType, Vec<(String, String)>)> = programs
         .iter()
@@ -225,6 +226,12 @@ fn assign_default_types(programs: &mut [Program], default: ProgramType) {
             )
         })
         .collect();
+    // A function nobody calls, in an object whose typed programs all share one type, most
+    // likely shares it too (a helper library such as libbpf's usdt.bpf.h).
+    let shared = typed
+        .first()
+        .map(|(t, _)| *t)
+        .filter(|t| typed.iter().all(|(u, _)| u == t));
     for p in programs
         .iter_mut()
         .filter(|p| p.program_type == ProgramType::Unknown)
@@ -233,7 +240,9 @@ fn assign_default_types(programs: &mut [Program], default: ProgramType) {
         p.program_type = typed
             .iter()
             .find(|(_, fns)| fns.contains(&key))
-            .map_or(default, |(t, _)| *t);
+            .map(|(t, _)| *t)
+            .or(shared.filter(|_| p.section == ".text"))
+            .unwrap_or(default);
     }
 }
 
