@@ -5,38 +5,7 @@
 
 use anyhow::{Context, Result};
 use std::path::Path;
-use vouch_verifier::conformance::{TestCase, run_interpreter};
-use vouch_verifier::interp::Config;
-use vouch_verifier::isa::decode_program;
-
-/// Outcome of one test file.
-enum Outcome {
-    Pass,
-    Fail(String),
-}
-
-fn run_one(path: &Path) -> Outcome {
-    let check = || -> Result<Option<String>> {
-        let text = std::fs::read_to_string(path)?;
-        let case = TestCase::parse(&text)?;
-        let bytes = case.program_bytes()?;
-        let prog = decode_program(&bytes)?;
-        let mem = case.has_mem.then(|| case.mem.clone());
-        let result = run_interpreter(&prog, mem, Config::default());
-        Ok(match (case.result, result) {
-            (Some(want), Ok(exit)) if exit.r0 == want => None,
-            (Some(want), Ok(exit)) => Some(format!("r0 = {:#x}, expected {want:#x}", exit.r0)),
-            (Some(_), Err(trap)) => Some(format!("trapped: {trap}")),
-            (None, Err(_)) => None,
-            (None, Ok(exit)) => Some(format!("expected an error, got r0 = {:#x}", exit.r0)),
-        })
-    };
-    match check() {
-        Ok(None) => Outcome::Pass,
-        Ok(Some(why)) => Outcome::Fail(why),
-        Err(e) => Outcome::Fail(format!("{e:#}")),
-    }
-}
+use vouch_verifier::conformance::check_file;
 
 pub fn run(dir: &Path, verbose: bool) -> Result<bool> {
     let files = vouch_verifier::conformance::data_files(dir)
@@ -48,13 +17,13 @@ pub fn run(dir: &Path, verbose: bool) -> Result<bool> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match run_one(path) {
-            Outcome::Pass => {
+        match check_file(path) {
+            Ok(()) => {
                 if verbose {
                     println!("PASS {name}");
                 }
             }
-            Outcome::Fail(why) => {
+            Err(why) => {
                 println!("FAIL {name}: {why}");
                 failed.push(name);
             }

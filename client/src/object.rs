@@ -28,11 +28,17 @@ pub struct LoadArgs {
 const MAX_INPUT_BYTES: u64 = 64 << 20;
 
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    read_limited(path, MAX_INPUT_BYTES)
+}
+
+/// Reads a whole file, refusing one larger than `limit` bytes so a mistaken path cannot
+/// exhaust memory.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > MAX_INPUT_BYTES {
+    if meta.len() > limit {
         bail!(
-            "{} is {} bytes; the limit is {MAX_INPUT_BYTES}",
+            "{} is {} bytes; the limit is {limit}",
             path.display(),
             meta.len()
         );

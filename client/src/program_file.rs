@@ -13,16 +13,7 @@ use vouch_verifier::isa::{self, Insn, decode_program, disasm::disasm_program};
 const MAX_FILE_BYTES: u64 = 256 << 20;
 
 fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.len() > MAX_FILE_BYTES {
-        bail!(
-            "{} is {} bytes; the limit is {MAX_FILE_BYTES}",
-            path.display(),
-            meta.len()
-        );
-    }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    crate::object::read_limited(path, MAX_FILE_BYTES)
 }
 
 /// Assembly by extension, else by content: bytecode nearly always holds NUL bytes (a zero

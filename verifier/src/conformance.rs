@@ -141,6 +141,26 @@ pub fn data_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathB
     Ok(files)
 }
 
+/// Runs one test file's program in the interpreter and compares with its expectation: `Ok` if
+/// it passes, else why not. Shared by `vouch conformance` and the tests.
+pub fn check_file(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let case = TestCase::parse(&text).map_err(|e| e.to_string())?;
+    let bytes = case.program_bytes().map_err(|e| e.to_string())?;
+    let prog = isa::decode_program(&bytes).map_err(|e| format!("decode: {e}"))?;
+    let mem = case.has_mem.then(|| case.mem.clone());
+    match (
+        case.result,
+        run_interpreter(&prog, mem, crate::interp::Config::default()),
+    ) {
+        (Some(want), Ok(exit)) if exit.r0 == want => Ok(()),
+        (Some(want), Ok(exit)) => Err(format!("r0 = {:#x}, expected {want:#x}", exit.r0)),
+        (Some(_), Err(trap)) => Err(format!("trapped: {trap}")),
+        (None, Err(_)) => Ok(()),
+        (None, Ok(exit)) => Err(format!("expected an error, got r0 = {:#x}", exit.r0)),
+    }
+}
+
 /// The helpers the suite's programs call (ids as in uBPF's test plugin).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ConformanceHelpers;

@@ -165,6 +165,9 @@ fn every_check_rejects_its_unsafe_program_and_accepts_the_fix() {
             "mov %r2, 0\nlddw %r1, map_fd(0)\ncall 1\nmov %r0, 0\nexit".into(),
             Some("helper"),
         ),
+        // A constant key outside an array map can never name an element.
+        ("array update with key 4 of 4 entries", Xdp, "stw [%r10-4], 4\nstdw [%r10-16], 0\nstdw [%r10-24], 0\nmov %r2, %r10\nadd %r2, -4\nmov %r3, %r10\nadd %r3, -24\nlddw %r1, map_fd(1)\nmov %r4, 0\ncall 2\nmov %r0, 0\nexit".into(), Some("helper")),
+        ("array update with key 3 of 4 entries", Xdp, "stw [%r10-4], 3\nstdw [%r10-16], 0\nstdw [%r10-24], 0\nmov %r2, %r10\nadd %r2, -4\nmov %r3, %r10\nadd %r3, -24\nlddw %r1, map_fd(1)\nmov %r4, 0\ncall 2\nmov %r0, 0\nexit".into(), None),
         // Leaks.
         (
             "pointer stored into a map",

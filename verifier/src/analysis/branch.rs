@@ -7,8 +7,8 @@
 
 use super::state::{Loc, State, var_of};
 use super::transfer::{Env, check_usable};
-use super::value::{Ptr, Region, Value};
-use crate::domain::scalar::{self, Scalar};
+use super::value::{Ptr, Value};
+use crate::domain::scalar;
 use crate::isa::{Cond, Insn, Operand, Width};
 
 /// The operands of a conditional jump: values and the zone variables they live in.
@@ -117,8 +117,6 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
         (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region && width == Width::W64 => {
             let Some(bv) = b_var else { return };
             // Pointers into one region compare like their offsets (no wrap at these sizes).
-            let signed = Some(true);
-            let _ = signed;
             let (po, qo) = (p.off, q.off);
             if let Some((x2, y2)) =
                 scalar::refine(Width::W64, signed_version(cond), &po, &qo, taken)
@@ -265,6 +263,4 @@ fn set_null(state: &mut State, p: &Ptr, reg: Option<usize>, null: bool) {
             state.records.retain(|r| *r != id);
         }
     }
-    let _ = Scalar::top;
-    let _ = Region::Ctx;
 }

@@ -209,14 +209,13 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
                         read_only: info.read_only,
                     },
                 };
-                nullable_ptr(state, region, p.ret == Ret::MapValueOrNull, pc)
+                nullable_ptr(region, p.ret == Ret::MapValueOrNull, pc)
             }
             None => Value::unknown(),
         },
         Ret::RingbufRecordOrNull => {
             let size = alloc_size.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
             let v = nullable_ptr(
-                state,
                 Region::Mem {
                     size,
                     ringbuf: true,
@@ -230,13 +229,12 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
             v
         }
         Ret::SocketOrNull { .. } | Ret::TcpSockOrNull => {
-            nullable_ptr(state, Region::Kernel { btf_name: "sock" }, true, pc)
+            nullable_ptr(Region::Kernel { btf_name: "sock" }, true, pc)
         }
         Ret::BtfId { name, nullable } => {
-            nullable_ptr(state, Region::Kernel { btf_name: name }, nullable, pc)
+            nullable_ptr(Region::Kernel { btf_name: name }, nullable, pc)
         }
         Ret::MemOrNull { size } => nullable_ptr(
-            state,
             Region::Mem {
                 size,
                 ringbuf: false,
@@ -249,8 +247,7 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
 }
 
 /// A fresh pointer; when nullable, with a new id so that the NULL check on any copy refines all.
-fn nullable_ptr(state: &State, region: Region, nullable: bool, pc: usize) -> Value {
-    let _ = state;
+fn nullable_ptr(region: Region, nullable: bool, pc: usize) -> Value {
     Value::Ptr(Ptr {
         region,
         off: Scalar::constant(0),

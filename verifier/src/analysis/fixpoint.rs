@@ -10,7 +10,7 @@
 
 use super::branch;
 use super::calls;
-use super::report::{Diagnostic, Report, Stats};
+use super::report::{Report, Stats};
 use super::state::{State, counter_var};
 use super::transfer::{self, Env};
 use super::{Input, Options};
@@ -426,6 +426,5 @@ impl Engine<'_> {
                 );
             }
         }
-        let _ = Diagnostic::clone;
     }
 }

@@ -129,7 +129,7 @@ pub fn step(env: &mut Env<'_>, state: &mut State, pc: usize, insn: Insn) {
                 state.set(Loc::Reg(target as u8), old);
             }
         }
-        Insn::LoadPacket { size, mode, imm } => legacy_packet_load(env, state, pc, size, mode, imm),
+        Insn::LoadPacket { size, mode, .. } => legacy_packet_load(env, state, pc, size, mode),
         _ => {}
     }
 }
@@ -696,7 +696,6 @@ fn legacy_packet_load(
     pc: usize,
     size: Size,
     mode: PacketMode,
-    imm: i32,
 ) {
     let skb = matches!(
         env.program_type,
@@ -742,7 +741,6 @@ fn legacy_packet_load(
             );
         }
     }
-    let _ = imm;
     for r in 1..=5 {
         state.set(Loc::Reg(r), Value::uninit());
     }

@@ -441,11 +441,7 @@ pub fn join_value(a: &Value, b: &Value) -> Value {
                 region: join_region(p.region, q.region).unwrap_or(p.region),
                 off: p.off.join(&q.off),
                 nullable: p.nullable || q.nullable,
-                null_id: if p.null_id == q.null_id {
-                    p.null_id
-                } else {
-                    p.null_id.max(q.null_id)
-                },
+                null_id: p.null_id.max(q.null_id),
             })
         }
         // A pointer on one path and NULL on the other is a pointer that may be NULL.
@@ -481,11 +477,7 @@ pub fn widen_value(a: &Value, b: &Value, thresholds: &[i64]) -> Value {
                 region: join_region(p.region, q.region).unwrap_or(p.region),
                 off: p.off.widen(&q.off, thresholds),
                 nullable: p.nullable || q.nullable,
-                null_id: if p.null_id == q.null_id {
-                    p.null_id
-                } else {
-                    p.null_id.max(q.null_id)
-                },
+                null_id: p.null_id.max(q.null_id),
             })
         }
         _ => join_value(a, b),
@@ -544,7 +536,7 @@ impl State {
             },
             lock_held: self.lock_held || other.lock_held,
         };
-        for (d, (f, g)) in self.frames.iter().zip(&other.frames).enumerate() {
+        for (f, g) in self.frames.iter().zip(&other.frames) {
             let stack = f.stack.join(&g.stack, &values);
             let saved = f
                 .saved
@@ -557,7 +549,6 @@ impl State {
                 saved,
                 callback: f.callback,
             });
-            let _ = d;
         }
         // Locations whose kinds differ lost their meaning: drop their relations.
         for r in 0..11 {

@@ -319,9 +319,7 @@ fn alu(
             let p = p.clone();
             let n = *n;
             if let Some(var) = src_var {
-                let before = state.regs[dst].clone();
                 state.copy(dloc, var, Value::Ptr(p.clone()));
-                let _ = before;
             }
             ptr_plus(env, state, pc, dst, p, &n, false, None);
         }
@@ -483,6 +481,5 @@ fn ptr_plus(
         }
         _ => state.set(dloc, result),
     }
-    let _ = src_var;
     state.reduce();
 }

@@ -142,7 +142,7 @@ impl Value {
             Value::Num(s) => format!("number {s}"),
             Value::Ptr(p) => {
                 let null = if p.nullable { " or NULL" } else { "" };
-                format!("pointer to {}{} (offset {}){null}", p.region, "", p.off)
+                format!("pointer to {} (offset {}){null}", p.region, p.off)
             }
             Value::Bad(Unusable::Uninit) => "uninitialised".into(),
             Value::Bad(Unusable::Mixed) => "a number on some paths and a pointer on others".into(),
