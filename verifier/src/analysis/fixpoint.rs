@@ -82,7 +82,8 @@ struct Engine<'a> {
     gave_up: Vec<usize>,
 }
 
-pub fn run(input: Input<'_>, options: &Options) -> Report {
+/// Runs the analysis from `entry` (the program's entry state, or a test's pre-state).
+pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
     let cfg = match cfg::build(input.insns) {
         Ok(c) => c,
         Err(e) => {
@@ -127,7 +128,6 @@ pub fn run(input: Input<'_>, options: &Options) -> Report {
             }
         }
     }
-    let entry = State::entry(options.relational, true);
     let start = engine.cfg.entry();
     engine.pre[start.index()] = vec![entry];
     for c in &wto.components {
