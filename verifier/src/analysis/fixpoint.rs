@@ -1,6 +1,10 @@
 //! The fixpoint engine: iterate the transfer functions over the weak topological order, widen at
-//! loop heads after a short delay, then run decreasing iterations to win back precision, then
-//! check every instruction once against the stable invariants.
+//! loop heads after a short delay, then run decreasing iterations to win back precision.
+//!
+//! Checking happens in the same walk: a component's last run (a block outside loops: its only
+//! run; a loop: its last decreasing iteration, inside its parent's last run) sees the stable
+//! invariant, so that run also checks every instruction, once. States are freed as soon as no
+//! edge will read them again, so memory follows the frontier of the walk, not the program size.
 //!
 //! Termination of the program is proved with two ghost counters per loop head, `n` (iterations)
 //! and `m = -n`: both are reset on edges entering the loop and stepped on its back edges, so the
@@ -80,6 +84,9 @@ struct Engine<'a> {
     counters_of: Vec<Vec<Var>>,
     visits: usize,
     gave_up: Vec<usize>,
+    /// Per block, how many of its out-edges have yet to be read in the final pass; its exit
+    /// states are freed when this reaches zero.
+    pending: Vec<usize>,
 }
 
 /// Runs the analysis from `entry` (the program's entry state, or a test's pre-state).
@@ -118,7 +125,20 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         counters_of: vec![vec![]; n],
         visits: 0,
         gave_up: vec![],
+        pending: vec![],
     };
+    engine.pending = engine
+        .cfg
+        .graph
+        .node_indices()
+        .map(|b| {
+            engine
+                .cfg
+                .graph
+                .edges_directed(b, Direction::Outgoing)
+                .count()
+        })
+        .collect();
     engine.find_loops(&wto.components);
     for l in engine.loops.values() {
         for (b, member) in l.members.iter().enumerate() {
@@ -131,9 +151,9 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
     let start = engine.cfg.entry();
     engine.pre[start.index()] = vec![entry];
     for c in &wto.components {
-        engine.component(c);
+        engine.component(c, true);
     }
-    engine.check_all();
+    engine.report_gave_up();
     let unreachable = engine.cfg.unreachable.clone();
     let stats = Stats {
         blocks: n,
@@ -282,33 +302,64 @@ impl Engine<'_> {
 
     /// The states on all edges into `b` (the entry keeps its initial state), as disjuncts.
     fn incoming(&self, b: NodeIndex) -> Vec<State> {
+        self.incoming_where(b, |_| true)
+    }
+
+    /// The states on the edges into `b` whose source satisfies `keep`, as disjuncts.
+    fn incoming_where(&self, b: NodeIndex, keep: impl Fn(NodeIndex) -> bool) -> Vec<State> {
         let mut states = if b == self.cfg.entry() {
             self.pre[b.index()].clone()
         } else {
             vec![]
         };
         for e in self.cfg.graph.edges_directed(b, Direction::Incoming) {
-            states.extend(self.along(e.source(), *e.weight(), b));
+            if keep(e.source()) {
+                states.extend(self.along(e.source(), *e.weight(), b));
+            }
         }
         normalize(states)
     }
 
-    fn run_block(&mut self, b: NodeIndex) {
+    /// The join of the states entering loop `h` from outside: they do not change while the
+    /// loop iterates, so they are joined once per stabilisation, not once per iteration.
+    fn loop_entry(&self, h: NodeIndex) -> State {
+        let members = &self.loops[&h].members;
+        joined(&self.incoming_where(h, |p| !members[p.index()]))
+    }
+
+    /// The join of the states along the back edges of loop `h`.
+    fn loop_back(&self, h: NodeIndex) -> State {
+        let members = &self.loops[&h].members;
+        joined(&self.incoming_where(h, |p| members[p.index()]))
+    }
+
+    /// Runs block `b` on its entry states. In the final pass (`check`), every instruction is
+    /// also checked, once, on the stable invariant: the states are the same either way, only
+    /// failed checks are reported.
+    fn run_block(&mut self, b: NodeIndex, check: bool) {
         self.visits += 1;
         let block = self.cfg.graph[b];
         if block.callback_loop {
             self.post[b.index()] = self.pre[b.index()].clone();
             return;
         }
+        self.env.checking = check;
         let mut out = Vec::with_capacity(self.pre[b.index()].len());
-        for pre in self.pre[b.index()].clone() {
+        let pres = if check && !self.keep_pre(b) {
+            std::mem::take(&mut self.pre[b.index()])
+        } else {
+            self.pre[b.index()].clone()
+        };
+        for pre in pres {
             let mut s = pre;
             for pc in block.start..=block.end {
                 if s.bottom {
                     break;
                 }
-                if self.env.insns[pc] == Insn::WideTail {
-                    continue;
+                match self.env.insns[pc] {
+                    Insn::WideTail => continue,
+                    Insn::Jump { .. } if check => branch::check(&mut self.env, &s, pc),
+                    _ => {}
                 }
                 transfer::step(&mut self.env, &mut s, pc);
             }
@@ -316,34 +367,80 @@ impl Engine<'_> {
                 out.push(s);
             }
         }
+        self.env.checking = false;
         self.post[b.index()] = out;
+        if check && self.pending[b.index()] == 0 {
+            // Nothing will read it again (a latch whose head has had its last look).
+            self.post[b.index()] = vec![];
+        }
     }
 
-    fn component(&mut self, c: &Component) {
+    /// Whether `b`'s entry states outlive its final run: loop heads (termination is judged on
+    /// them) and every block when the caller wants the invariants.
+    fn keep_pre(&self, b: NodeIndex) -> bool {
+        self.env.options.collect_invariants || self.loops.contains_key(&b)
+    }
+
+    /// In the final pass, `b` has read its incoming edges (those from sources satisfying
+    /// `from`) for the last time: sources nobody else will read are freed. This keeps the
+    /// memory of the analysis proportional to the frontier of the WTO, not to the program.
+    fn consumed(&mut self, b: NodeIndex, from: impl Fn(NodeIndex) -> bool) {
+        let sources: Vec<NodeIndex> = self
+            .cfg
+            .graph
+            .edges_directed(b, Direction::Incoming)
+            .map(|e| e.source())
+            .filter(|&p| from(p))
+            .collect();
+        for p in sources {
+            let left = &mut self.pending[p.index()];
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.post[p.index()] = vec![];
+            }
+        }
+    }
+
+    /// Stabilises component `c`. With `last`, this is the component's final run (its
+    /// invariants will not change again): instructions are checked and states are freed as
+    /// soon as nothing needs them.
+    fn component(&mut self, c: &Component, last: bool) {
         match c {
             Component::Vertex(v) => {
                 if *v != self.cfg.entry() {
                     self.pre[v.index()] = self.incoming(*v);
                 }
-                self.run_block(*v);
+                if last {
+                    self.consumed(*v, |_| true);
+                }
+                self.run_block(*v, last);
             }
             Component::Cycle(h, body) => {
                 let mut iteration = 0;
+                let entry = self.loop_entry(*h);
+                if last {
+                    let members = &self.loops[h].members;
+                    let outside: Vec<bool> = members.iter().map(|m| !m).collect();
+                    self.consumed(*h, |p| outside[p.index()]);
+                }
                 loop {
-                    let new = joined(&self.incoming(*h));
+                    let back = self.loop_back(*h);
                     let old = joined(&self.pre[h.index()]);
-                    let next = if iteration < WIDEN_DELAY {
-                        old.join(&new)
+                    // `old` already holds the entry states after the first iteration.
+                    let next = if iteration == 0 {
+                        old.join(&entry.join(&back))
+                    } else if iteration < WIDEN_DELAY {
+                        old.join(&back)
                     } else {
-                        old.widen(&new, THRESHOLDS)
+                        old.widen(&back, THRESHOLDS)
                     };
                     if iteration > 0 && next.leq(&old) {
                         break;
                     }
                     self.pre[h.index()] = if next.bottom { vec![] } else { vec![next] };
-                    self.run_block(*h);
+                    self.run_block(*h, false);
                     for c in body {
-                        self.component(c);
+                        self.component(c, false);
                     }
                     iteration += 1;
                     if iteration > MAX_HEAD_ITERATIONS {
@@ -351,21 +448,28 @@ impl Engine<'_> {
                         break;
                     }
                 }
-                for _ in 0..NARROWING_PASSES {
-                    let new = joined(&self.incoming(*h));
-                    self.pre[h.index()] = if new.bottom { vec![] } else { vec![new] };
-                    self.run_block(*h);
-                    for c in body {
-                        self.component(c);
+                for pass in 0..NARROWING_PASSES {
+                    let final_pass = last && pass + 1 == NARROWING_PASSES;
+                    let new = entry.join(&self.loop_back(*h));
+                    if final_pass {
+                        let members = self.loops[h].members.clone();
+                        self.consumed(*h, |p| members[p.index()]);
                     }
+                    self.pre[h.index()] = if new.bottom { vec![] } else { vec![new] };
+                    self.run_block(*h, final_pass);
+                    for c in body {
+                        self.component(c, final_pass);
+                    }
+                }
+                if last {
+                    self.check_termination(*h);
                 }
             }
         }
     }
 
-    /// The checking pass: every instruction of every reached block, once, on the final
-    /// invariants; then termination at every loop head.
-    fn check_all(&mut self) {
+    /// Loops whose analysis never stabilised are reported at their heads.
+    fn report_gave_up(&mut self) {
         self.env.checking = true;
         for pc in std::mem::take(&mut self.gave_up) {
             self.env.fail(
@@ -375,56 +479,42 @@ impl Engine<'_> {
                 vec![],
             );
         }
-        let nodes: Vec<NodeIndex> = self.cfg.graph.node_indices().collect();
-        for b in nodes {
-            let block = self.cfg.graph[b];
-            if block.callback_loop {
-                continue;
-            }
-            for pre in self.pre[b.index()].clone() {
-                let mut s = pre;
-                for pc in block.start..=block.end {
-                    if s.bottom {
-                        break;
-                    }
-                    match self.env.insns[pc] {
-                        Insn::WideTail => continue,
-                        Insn::Jump { .. } => branch::check(&mut self.env, &s, pc),
-                        _ => {}
-                    }
-                    transfer::step(&mut self.env, &mut s, pc);
-                }
-            }
+        self.env.checking = false;
+    }
+
+    /// Termination of loop `h`, judged on its final invariant: the iteration counter must be
+    /// bounded at the head. Callback loops are bounded by their helper.
+    fn check_termination(&mut self, h: NodeIndex) {
+        if self.cfg.graph[h].callback_loop {
+            return;
         }
-        let heads: Vec<(NodeIndex, Var, Var)> = self
-            .loops
-            .iter()
-            .map(|(h, l)| (*h, l.counter, l.neg_counter))
-            .collect();
-        for (h, counter, neg) in heads {
-            // The helper bounds how often it runs a callback.
-            if self.cfg.graph[h].callback_loop {
-                continue;
-            }
-            let Some(s) = self.pre[h.index()].first() else {
-                continue;
-            };
-            let upper = s.zone.interval(counter).1;
-            let neg_lower = s.zone.interval(neg).0.map(|l| l.saturating_neg());
-            let bound = match (upper, neg_lower) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let limit = self.env.options.max_loop_iterations as i64;
-            if bound.is_none_or(|b| b > limit) {
-                let pc = self.cfg.graph[h].start;
-                self.env.fail(
-                    pc,
-                    "termination",
-                    format!("could not prove termination of the loop at pc {pc}: no bound on its iterations (limit {limit})"),
-                    vec![],
-                );
-            }
+        let Some(l) = self.loops.get(&h) else {
+            return;
+        };
+        let (counter, neg) = (l.counter, l.neg_counter);
+        let Some(s) = self.pre[h.index()].first() else {
+            return;
+        };
+        let upper = s.zone.interval(counter).1;
+        let neg_lower = s.zone.interval(neg).0.map(|l| l.saturating_neg());
+        let bound = match (upper, neg_lower) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let limit = self.env.options.max_loop_iterations as i64;
+        if bound.is_none_or(|b| b > limit) {
+            let pc = self.cfg.graph[h].start;
+            self.env.checking = true;
+            self.env.fail(
+                pc,
+                "termination",
+                format!("could not prove termination of the loop at pc {pc}: no bound on its iterations (limit {limit})"),
+                vec![],
+            );
+            self.env.checking = false;
+        }
+        if !self.env.options.collect_invariants {
+            self.pre[h.index()] = vec![];
         }
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! Start with [`verify`]. The program is decoded and its CFG built (`cfg`), then the fixpoint
 //! engine (`fixpoint`) iterates the transfer functions (`transfer`, `memory`, `calls`, `branch`)
-//! over the weak topological order, widening at loop heads. Once the invariants are stable, one
-//! more pass runs the same transfer functions in checking mode: every property that could not
-//! be proved becomes a [`Diagnostic`] at its pc. Each check assumes what it checked afterwards,
+//! over the weak topological order, widening at loop heads. The last run of each component,
+//! on its stable invariant, is in checking mode: every property that could not be proved
+//! becomes a [`Diagnostic`] at its pc. Each check assumes what it checked afterwards,
 //! so one root cause does not cascade into hundreds of errors.
 //!
 //! Soundness argument in one line: every transfer function over-approximates RFC 9669 semantics
@@ -125,7 +125,11 @@ pub struct Input<'a> {
 
 /// Verifies one program.
 pub fn verify(input: Input<'_>, options: &Options) -> Report {
-    fixpoint::run(input, options, state::State::entry(options.relational, true))
+    fixpoint::run(
+        input,
+        options,
+        state::State::entry(options.relational, true),
+    )
 }
 
 /// Verifies one program of a loaded object: decoding errors are rejections at their pc.

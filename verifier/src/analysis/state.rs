@@ -221,21 +221,28 @@ impl State {
             Value::Ptr(p) => &mut p.off,
             Value::Bad(_) => return true,
         };
-        // Most of the time the zone knows nothing the bounds do not: skip the meet.
         let (smin, smax) = scalar.signed_range();
         let lo = lo.unwrap_or(i64::MIN);
         let hi = hi.unwrap_or(i64::MAX);
-        if lo <= smin && smax <= hi {
-            return true;
-        }
-        let range = srange(lo, hi);
-        match scalar.meet(&range) {
-            Some(m) => {
-                *scalar = m;
-                true
+        // Most of the time the zone knows nothing the bounds do not: skip the meet.
+        if lo > smin || smax > hi {
+            match scalar.meet(&srange(lo, hi)) {
+                Some(m) => *scalar = m,
+                None => return false,
             }
-            None => false,
         }
+        // The other direction: the bounds may know more than the zone (known bits round a
+        // bound, `x != c` trims an end). The zone must learn it, or the next assignment
+        // computes from its weaker bound and loses it (`i += 8` after `i != 128` with `i`
+        // a multiple of 8 would climb past 128 at every iteration of a loop).
+        let (smin, smax) = scalar.signed_range();
+        if smin > lo || smax < hi {
+            self.zone.add_interval(var, Some(smin), Some(smax));
+            if self.zone.is_bottom() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Every value in registers and on every stack, mutably (for invalidation passes).

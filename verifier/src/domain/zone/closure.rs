@@ -15,7 +15,7 @@
 use super::Infeasible;
 use super::Var;
 use super::graph::{Graph, Weight, lt, storable, wide};
-use std::collections::hash_map::Entry;
+use super::varmap::Entry;
 
 impl Graph {
     /// Adds `x <= c` and closes.

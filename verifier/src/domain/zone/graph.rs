@@ -6,10 +6,9 @@
 //! successors and predecessors so a variable's constraints are found without scanning the graph.
 //!
 //! Only variables with at least one constraint have a node, so thousands of declared but
-//! unconstrained variables cost nothing. Nodes and adjacency are hash maps with a fixed hash
-//! ([`VarHasher`]): the closure's inner loop is edge lookups and inserts, where they are several
-//! times faster than ordered maps. Nothing observable depends on their order: every operation's
-//! result is determined by the closed bounds, and printing sorts.
+//! unconstrained variables cost nothing. Nodes and adjacency are small sorted vectors
+//! ([`VarMap`]): zones are cloned on every edge and joined at every merge, and for a few dozen
+//! entries one allocation and a binary search beat a hash table per node.
 //!
 //! # Invariant of a closed graph ("split closure")
 //! Let `D` be the shortest-path closure of the full graph (zero vertex included). Then:
@@ -25,33 +24,8 @@
 //! precision and saves revisiting every neighbour of a variable whose bound changes.
 
 use super::Var;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// Hashes a [`Var`] with one multiplication. Ids are small integers the analysis allocates, not
-/// adversarial keys, and a fixed hash (unlike std's random one) makes every run iterate maps
-/// in the same order, so it does the same work.
-#[derive(Clone, Copy, Default)]
-pub(super) struct VarHasher(u64);
-
-impl Hasher for VarHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u32(u32::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0.rotate_left(32) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-/// A map keyed by variable.
-pub(super) type VarMap<V> = HashMap<Var, V, BuildHasherDefault<VarHasher>>;
+pub(super) use super::varmap::VarMap;
 
 /// An edge weight or bound as the algorithms compute it. Stored weights are `i64` (half the
 /// memory in the adjacency maps, which the closure's inner loop is bound by); every sum the

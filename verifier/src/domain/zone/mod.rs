@@ -22,6 +22,7 @@ mod graph;
 mod lattice;
 #[cfg(test)]
 mod tests;
+mod varmap;
 
 pub use display::ZoneDisplay;
 use graph::{Graph, Weight, wide};
