@@ -27,8 +27,13 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use std::collections::HashMap;
 
-/// Iterations at a loop head before widening.
+/// Iterations at a loop head before widening everything.
 const WIDEN_DELAY: usize = 40;
+/// Iterations before widening all but the loop's guard registers (those its conditional jumps
+/// compare): accumulators (`sum += x`) would otherwise climb for `WIDEN_DELAY` iterations,
+/// while the guards keep their exact values, which is what bounds the loop (`i += 8` until
+/// `i == 128` needs `i <= 120` at the head, which no threshold guesses).
+const GUARD_DELAY: usize = 3;
 /// Decreasing iterations after the fixpoint.
 const NARROWING_PASSES: usize = 2;
 /// Iterations at one head before giving up (widening guarantees far fewer).
@@ -68,6 +73,8 @@ struct Loop {
     members: Vec<bool>,
     counter: Var,
     neg_counter: Var,
+    /// Registers compared by the conditional jumps of the loop.
+    guards: Vec<usize>,
 }
 
 struct Engine<'a> {
@@ -246,17 +253,36 @@ impl Engine<'_> {
                 m[h.index()] = true;
                 members(body, &mut m);
                 let index = self.loops.len();
+                let guards = self.guards(&m);
                 self.loops.insert(
                     *h,
                     Loop {
                         members: m,
                         counter: counter_var(2 * index),
                         neg_counter: counter_var(2 * index + 1),
+                        guards,
                     },
                 );
                 self.find_loops(body);
             }
         }
+    }
+
+    /// The registers the conditional jumps ending the blocks in `members` compare.
+    fn guards(&self, members: &[bool]) -> Vec<usize> {
+        let mut regs = vec![];
+        for (b, _) in members.iter().enumerate().filter(|(_, m)| **m) {
+            let end = self.cfg.graph[NodeIndex::new(b)].end;
+            if let Some(Insn::Jump { dst, src, .. }) = self.env.insns.get(end) {
+                regs.push(dst.index());
+                if let crate::isa::Operand::Reg(r) = src {
+                    regs.push(r.index());
+                }
+            }
+        }
+        regs.sort_unstable();
+        regs.dedup();
+        regs
     }
 
     /// The states flowing along edge `from → to`.
@@ -417,6 +443,7 @@ impl Engine<'_> {
             }
             Component::Cycle(h, body) => {
                 let mut iteration = 0;
+                let mut widened = false;
                 let entry = self.loop_entry(*h);
                 if last {
                     let members = &self.loops[h].members;
@@ -429,9 +456,15 @@ impl Engine<'_> {
                     // `old` already holds the entry states after the first iteration.
                     let next = if iteration == 0 {
                         old.join(&entry.join(&back))
-                    } else if iteration < WIDEN_DELAY {
+                    } else if iteration < GUARD_DELAY {
                         old.join(&back)
+                    } else if iteration < WIDEN_DELAY {
+                        widened = true;
+                        let mut w = old.widen(&back, THRESHOLDS);
+                        w.keep_registers_from(&old.join(&back), &self.loops[h].guards);
+                        w
                     } else {
+                        widened = true;
                         old.widen(&back, THRESHOLDS)
                     };
                     if iteration > 0 && next.leq(&old) {
@@ -448,8 +481,12 @@ impl Engine<'_> {
                         break;
                     }
                 }
-                for pass in 0..NARROWING_PASSES {
-                    let final_pass = last && pass + 1 == NARROWING_PASSES;
+                // Without widening the head holds the limit of plain iteration, which
+                // decreasing iterations cannot improve: one pass remains, to check (and to
+                // recompute what an outer iteration needs).
+                let passes = if widened { NARROWING_PASSES } else { 1 };
+                for pass in 0..passes {
+                    let final_pass = last && pass + 1 == passes;
                     let new = entry.join(&self.loop_back(*h));
                     if final_pass {
                         let members = self.loops[h].members.clone();

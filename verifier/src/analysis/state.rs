@@ -518,6 +518,32 @@ fn same_kind(a: &Value, b: &Value) -> bool {
 }
 
 impl State {
+    /// Takes the values of registers `regs` from `other` (which `self` must contain, e.g. a
+    /// join `self` widens), keeping `self`'s relations: the bounds are met into the zone. Used
+    /// to keep iterating a loop's guard registers exactly while everything else is widened.
+    pub fn keep_registers_from(&mut self, other: &State, regs: &[usize]) {
+        if self.bottom || other.bottom || self.frames.len() != other.frames.len() {
+            return;
+        }
+        let saved = self.clone();
+        for &r in regs.iter().filter(|&&r| r < 11) {
+            if !same_kind(&self.regs[r], &other.regs[r]) {
+                continue;
+            }
+            self.regs[r] = other.regs[r].clone();
+            let var = var_of(Loc::Reg(r as u8));
+            let (lo, hi) = other.zone.interval(var);
+            self.zone.add_interval(var, lo, hi);
+        }
+        self.reduce();
+        if self.bottom {
+            // Cannot happen for a containing `self`; stay with the plain result if it does.
+            *self = saved;
+        }
+    }
+}
+
+impl State {
     fn combine(
         &self,
         other: &State,
