@@ -355,3 +355,32 @@ fn interval_domain_cannot_prove_variable_packet_offsets_but_zone_can() {
         Verdict::Rejected
     );
 }
+
+/// A pointer stored into a map: a leak for a socket filter (any user may load one), part of
+/// the contract of a kprobe (only `CAP_PERFMON` callers load those, and Linux lets them).
+#[test]
+fn tracing_programs_may_leak_pointers_others_may_not() {
+    let leak = format!("{LOOKUP}jeq %r0, 0, +1\nstxdw [%r0], %r10\nmov %r0, 0\nexit");
+    let (verdict, kind, _) = check(ProgramType::SocketFilter, &leak, &Options::default());
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("leak")));
+    let (verdict, _, first) = check(ProgramType::Kprobe, &leak, &Options::default());
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
+
+/// fentry arguments are read directly (Linux makes those loads fault-tolerant), but never
+/// written through, and kernel pointers of other program types are not readable at all.
+#[test]
+fn fentry_arguments_are_readable_not_writable() {
+    let opts = Options::default();
+    let read = "ldxdw %r6, [%r1+8]\nldxdw %r2, [%r6+16]\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Tracing, read, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let write = "ldxdw %r6, [%r1+8]\nstdw [%r6+16], 1\nmov %r0, 0\nexit";
+    assert_eq!(check(ProgramType::Tracing, write, &opts).1, Some("memory"));
+    // The value read is a number: reading through it needs a helper.
+    let chase = "ldxdw %r6, [%r1+8]\nldxdw %r2, [%r6]\nldxdw %r3, [%r2]\nmov %r0, 0\nexit";
+    assert_eq!(check(ProgramType::Tracing, chase, &opts).1, Some("memory"));
+    // A socket from a tc program's context is not a BTF argument.
+    let sk = "ldxdw %r6, [%r1+168]\njeq %r6, 0, +1\nldxdw %r2, [%r6+16]\nmov %r0, 0\nexit";
+    assert_eq!(check(ProgramType::SchedCls, sk, &opts).1, Some("memory"));
+}

@@ -59,7 +59,7 @@ pub fn check(env: &mut Env<'_>, state: &State, pc: usize) {
         (Value::Num(_), Value::Num(_)) => {}
         (Value::Ptr(_), z) | (z, Value::Ptr(_)) if is_zero(z) && width == Width::W64 => {}
         (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region && width == Width::W64 && !p.nullable && !q.nullable => {}
-        _ if env.options.allow_ptr_leaks => {}
+        _ if env.leaks_allowed() => {}
         _ => env.fail(
             pc,
             "leak",

@@ -93,7 +93,7 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
             match &v {
                 Value::Num(_) => {}
                 Value::Bad(Unusable::Uninit) => {}
-                _ if env.options.allow_ptr_leaks => {}
+                _ if env.leaks_allowed() => {}
                 _ => env.fail(
                     pc,
                     "leak",
@@ -121,7 +121,7 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
             &mut released,
         );
     }
-    if p.leaks_args && !env.options.allow_ptr_leaks {
+    if p.leaks_args && !env.leaks_allowed() {
         for (i, arg) in p.args.iter().enumerate() {
             if *arg == Arg::Anything && matches!(state.regs[i + 1], Value::Ptr(_)) {
                 env.fail(
@@ -310,7 +310,7 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
                 );
             }
         }
-        _ if env.options.allow_ptr_leaks => {}
+        _ if env.leaks_allowed() => {}
         _ => env.fail(
             pc,
             "leak",

@@ -380,7 +380,7 @@ fn check_mem(
             Access::Read | Access::ReadWrite => {
                 let need_end = (hi + i128::from(min)) as usize;
                 if let Some(b) = stack.first_uninit(start, need_end.saturating_sub(start))
-                    && !env.options.allow_ptr_leaks
+                    && !env.leaks_allowed()
                 {
                     env.fail(
                         pc,
@@ -395,7 +395,7 @@ fn check_mem(
                 if let Some((slot, _)) = stack
                     .slots()
                     .find(|(s, v)| *s * 8 < end && *s * 8 + 8 > start && matches!(v, Value::Ptr(_)))
-                    && !env.options.allow_ptr_leaks
+                    && !env.leaks_allowed()
                     && access != Access::Write
                 {
                     env.fail(

@@ -299,7 +299,7 @@ fn load(
             match stack.slot(slot).cloned() {
                 Some(v) if lo % 8 == 0 && n == 8 => {
                     if let Value::Bad(Unusable::CorruptedPointer) = v {
-                        if !env.options.allow_ptr_leaks {
+                        if !env.leaks_allowed() {
                             env.fail(
                                 pc,
                                 "leak",
@@ -331,7 +331,7 @@ fn load(
                     None => unknown,
                 },
                 Some(Value::Ptr(_)) | Some(Value::Bad(Unusable::CorruptedPointer)) => {
-                    if !env.options.allow_ptr_leaks {
+                    if !env.leaks_allowed() {
                         env.fail(
                             pc,
                             "leak",
@@ -383,6 +383,10 @@ fn load(
             unknown
         }
         Region::Ctx => return ctx_load(env, state, pc, p, off, n),
+        // Linux turns these loads into fault-tolerant `PROBE_MEM` loads: any address is safe,
+        // the value read is unknown (a field of unknown type: a number here; reading through
+        // it again needs a helper).
+        Region::Kernel { .. } if env.program_type.has_btf_args() => unknown,
         Region::MapFd { .. } | Region::Func { .. } | Region::Kernel { .. } => {
             env.fail(
                 pc,
@@ -504,6 +508,15 @@ fn ctx_load(
             None,
         ),
         FieldKind::BtfIdOrNull(name) => (kernel_or_null(name), None),
+        FieldKind::BtfArg => (
+            Value::ptr(
+                Region::Kernel {
+                    btf_name: "traced function argument",
+                },
+                0,
+            ),
+            None,
+        ),
     }
 }
 
@@ -558,7 +571,7 @@ fn store(
                     None => state.set(loc, v),
                 }
             } else {
-                if is_ptr && !env.options.allow_ptr_leaks {
+                if is_ptr && !env.leaks_allowed() {
                     env.fail(
                         pc,
                         "leak",
@@ -634,7 +647,7 @@ fn map_name(env: &Env<'_>, map: usize) -> String {
 }
 
 fn leak_check(env: &mut Env<'_>, pc: usize, is_ptr: bool, into: &str) {
-    if is_ptr && !env.options.allow_ptr_leaks {
+    if is_ptr && !env.leaks_allowed() {
         env.fail(
             pc,
             "leak",
@@ -678,7 +691,7 @@ fn ctx_store(env: &mut Env<'_>, pc: usize, p: &Ptr, off: i16, n: usize, is_ptr: 
             vec![],
         );
     }
-    if is_ptr && !env.options.allow_ptr_leaks {
+    if is_ptr && !env.leaks_allowed() {
         env.fail(
             pc,
             "leak",

@@ -26,6 +26,12 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
+    /// Pointer leaks and helper reads of uninitialised stack are allowed: by `--allow-ptr-leaks`,
+    /// or because the program type is a tracing type (see [`ProgramType::is_tracing`]).
+    pub fn leaks_allowed(&self) -> bool {
+        self.options.allow_ptr_leaks || self.program_type.is_tracing()
+    }
+
     pub fn fail(&mut self, pc: usize, kind: &'static str, message: String, values: Vec<String>) {
         if self.checking
             && !self
@@ -366,7 +372,7 @@ fn alu(
 /// An operation turned a pointer into a number: under the strict policy that exposes an
 /// address; allowed with `--allow-ptr-leaks` (the result is an unknown number).
 pub fn leak_or_unknown(env: &mut Env<'_>, state: &mut State, pc: usize, dst: usize, what: &str) {
-    if !env.options.allow_ptr_leaks {
+    if !env.leaks_allowed() {
         let desc = state.regs[dst].describe();
         env.fail(
             pc,

@@ -47,6 +47,11 @@ pub enum FieldKind {
     FlowKeys,
     /// Pointer to a kernel object of the named BTF type, possibly NULL.
     BtfIdOrNull(&'static str),
+    /// An argument of the traced function (fentry/fexit/tp_btf/LSM) or an iterator's context
+    /// field. Its BTF type, which says whether it is a pointer, is in the kernel's BTF, not the
+    /// object's; it is modelled as a kernel pointer, which may be read directly (Linux reads
+    /// through it with fault-tolerant loads) or used as a number.
+    BtfArg,
 }
 
 /// One field (or a run of fields with the same rules, like `cb[5]` or `args[]`).
@@ -259,7 +264,7 @@ static RAW_TRACEPOINT: ContextLayout = ContextLayout {
 static BTF_ARGS: ContextLayout = ContextLayout {
     name: "u64 args[12] (BTF function arguments)",
     size: 96,
-    fields: &[F::read(0, 8).array(12)],
+    fields: &[F::read(0, 8).array(12).holds(FieldKind::BtfArg)],
     any_read: false,
 };
 

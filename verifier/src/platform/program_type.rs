@@ -48,6 +48,32 @@ pub enum ProgramType {
     Unknown,
 }
 
+impl ProgramType {
+    /// Tracing programs: Linux loads them only for callers with `CAP_PERFMON`, and for those
+    /// `bpf_allow_ptr_leaks()` holds (it is `perfmon_capable()`). Leaking kernel addresses
+    /// (into maps, `bpf_trace_printk`, r0) and letting helpers read uninitialised stack is
+    /// therefore part of their contract, not a bug.
+    pub fn is_tracing(self) -> bool {
+        matches!(
+            self,
+            ProgramType::Kprobe
+                | ProgramType::Tracepoint
+                | ProgramType::PerfEvent
+                | ProgramType::RawTracepoint
+                | ProgramType::RawTracepointWritable
+                | ProgramType::Tracing
+                | ProgramType::Lsm
+        )
+    }
+
+    /// Types whose context holds the traced function's arguments as BTF-typed values (fentry,
+    /// fexit, tp_btf, iter, LSM): Linux turns loads through them into fault-tolerant
+    /// `PROBE_MEM` loads, so programs dereference them directly.
+    pub fn has_btf_args(self) -> bool {
+        matches!(self, ProgramType::Tracing | ProgramType::Lsm)
+    }
+}
+
 /// Every type with its name, in uapi order.
 pub const ALL: [(ProgramType, &str); 33] = [
     (ProgramType::SocketFilter, "socket_filter"),
