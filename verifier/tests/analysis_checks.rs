@@ -384,3 +384,20 @@ fn fentry_arguments_are_readable_not_writable() {
     let sk = "ldxdw %r6, [%r1+168]\njeq %r6, 0, +1\nldxdw %r2, [%r6+16]\nmov %r0, 0\nexit";
     assert_eq!(check(ProgramType::SchedCls, sk, &opts).1, Some("memory"));
 }
+
+/// `len = data_end - data; if (len < 14) return;` bounds the packet as well as comparing
+/// the pointers does; one byte less is not enough for a 2-byte read at offset 12.
+#[test]
+fn packet_length_from_pointer_difference_bounds_the_packet() {
+    let prog = |min: u32| {
+        format!(
+            "{XDP}mov %r4, %r3\nsub %r4, %r2\njslt %r4, {min}, +1\nldxh %r0, [%r2+12]\nmov %r0, 0\nexit"
+        )
+    };
+    let (verdict, _, first) = check(ProgramType::Xdp, &prog(14), &Options::default());
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    assert_eq!(
+        check(ProgramType::Xdp, &prog(13), &Options::default()).1,
+        Some("memory")
+    );
+}

@@ -353,7 +353,17 @@ fn alu(
                     .1
                     .saturating_sub(q.off.signed_range().0),
             );
-            state.set(dloc, Value::Num(srange(lo, hi)));
+            match q.off.is_constant().and_then(|c| (c as i64).checked_neg()) {
+                // `data_end - data`: the result is `dst`'s offset shifted by a constant, so it
+                // keeps its relations (to `packet_size`), and a later `if (len < 14)` bounds
+                // the packet.
+                Some(shift) if state.relational && lo <= hi => {
+                    state.zone.assign_var(dvar, dvar, shift);
+                    state.regs[dst] = Value::Num(srange(lo, hi));
+                    state.zone.add_interval(dvar, Some(lo), Some(hi));
+                }
+                _ => state.set(dloc, Value::Num(srange(lo, hi))),
+            }
         }
         _ => {
             let what = match (&dst_value, &src_value) {
