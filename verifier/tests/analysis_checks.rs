@@ -401,3 +401,32 @@ fn packet_length_from_pointer_difference_bounds_the_packet() {
         Some("memory")
     );
 }
+
+/// `bpf_for_each_map_elem(&array, cb, &ctx, 0)` with `cb(map, key, value, ctx)` at pc 11.
+fn for_each(body: &str) -> String {
+    format!(
+        "stdw [%r10-8], 0\nlddw %r1, map_fd(1)\nlddw %r2, func(7)\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 0\ncall 164\nldxdw %r0, [%r10-8]\nexit\n{body}"
+    )
+}
+
+#[test]
+fn for_each_map_elem_callbacks_see_the_maps_key_and_value() {
+    let opts = Options::default();
+    // Reads the 4-byte key and the last 8 bytes of the 16-byte value, counts in the caller.
+    let ok = for_each(
+        "ldxw %r5, [%r2]\nldxdw %r5, [%r3+8]\nldxdw %r0, [%r4]\nadd %r0, 1\nstxdw [%r4], %r0\nmov %r0, 0\nexit",
+    );
+    let (verdict, _, first) = check(ProgramType::Xdp, &ok, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    // Past the value's end.
+    let oob = for_each("ldxdw %r5, [%r3+16]\nmov %r0, 0\nexit");
+    assert_eq!(check(ProgramType::Xdp, &oob, &opts).1, Some("memory"));
+    // The key is 4 bytes and read-only.
+    let wide_key = for_each("ldxdw %r5, [%r2]\nmov %r0, 0\nexit");
+    assert_eq!(check(ProgramType::Xdp, &wide_key, &opts).1, Some("memory"));
+    let write_key = for_each("stw [%r2], 1\nmov %r0, 0\nexit");
+    assert_eq!(check(ProgramType::Xdp, &write_key, &opts).1, Some("memory"));
+    // The return value tells the helper whether to go on: 0 or 1.
+    let bad_ret = for_each("mov %r0, 7\nexit");
+    assert_eq!(check(ProgramType::Xdp, &bad_ret, &opts).1, Some("exit"));
+}

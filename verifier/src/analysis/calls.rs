@@ -5,6 +5,7 @@
 //! bpf-to-bpf calls are not here: the CFG inlines them, and `fixpoint` applies the frame push and
 //! pop on the call and return edges.
 
+use super::MapInfo;
 use super::helper_args::check_arg;
 use super::state::{Frame, Loc, State};
 use super::transfer::{Env, check_usable};
@@ -423,9 +424,10 @@ pub fn leave(state: &mut State) {
 
 /// Callback edge into the callback of a `bpf_loop` call: the caller's registers are saved whole
 /// (the helper call has not returned), r1 is the iteration index, r2 the caller's r3.
-pub fn enter_callback(state: &mut State) {
+pub fn enter_callback(state: &mut State, helper: i32, maps: &[MapInfo]) {
     let saved: Vec<Value> = state.regs.to_vec();
     let ctx = state.regs[3].clone();
+    let map = state.regs[1].clone();
     if let Some(frame) = state.frames.last_mut() {
         frame.saved = saved;
     }
@@ -438,9 +440,37 @@ pub fn enter_callback(state: &mut State) {
     for r in 0..=9 {
         state.set(Loc::Reg(r), Value::uninit());
     }
-    // bpf_loop runs at most 1 << 23 iterations.
-    state.set(Loc::Reg(1), Value::Num(super::value::srange(0, 1 << 23)));
-    state.set(Loc::Reg(2), ctx);
+    if helper == crate::cfg::BPF_FOR_EACH_MAP_ELEM {
+        // callback(map, key, value, ctx). The key is read-only (in a hash map it is the
+        // element's own key).
+        let info = match &map {
+            Value::Ptr(Ptr {
+                region: Region::MapFd { map: id },
+                ..
+            }) => maps.get(*id).map(|m| (*id, m)),
+            _ => None,
+        };
+        if let Some((id, m)) = info {
+            let key = Region::MapValue {
+                map: super::value::MAP_KEY,
+                size: m.key_size,
+                read_only: true,
+            };
+            let value = Region::MapValue {
+                map: id,
+                size: m.value_size,
+                read_only: m.read_only,
+            };
+            state.set(Loc::Reg(1), map);
+            state.set(Loc::Reg(2), Value::ptr(key, 0));
+            state.set(Loc::Reg(3), Value::ptr(value, 0));
+        }
+        state.set(Loc::Reg(4), ctx);
+    } else {
+        // bpf_loop runs at most 1 << 23 iterations.
+        state.set(Loc::Reg(1), Value::Num(super::value::srange(0, 1 << 23)));
+        state.set(Loc::Reg(2), ctx);
+    }
     state.set(Loc::Reg(10), Value::ptr(Region::Stack { depth }, 512));
 }
 

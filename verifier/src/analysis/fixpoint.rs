@@ -299,7 +299,13 @@ impl Engine<'_> {
                 }
                 Edge::Call => calls::enter(&mut s),
                 Edge::Return => calls::leave(&mut s),
-                Edge::CallbackCall => calls::enter_callback(&mut s),
+                Edge::CallbackCall => {
+                    let helper = match self.env.insns[block.start] {
+                        Insn::Call(crate::isa::CallTarget::Helper(id)) => id,
+                        _ => 0,
+                    };
+                    calls::enter_callback(&mut s, helper, self.env.maps)
+                }
                 Edge::CallbackReturn => calls::leave_callback(&mut s),
                 Edge::CallbackDone => calls::finish_callback(&mut s),
             }

@@ -642,6 +642,7 @@ fn store(
 fn map_name(env: &Env<'_>, map: usize) -> String {
     match env.maps.get(map) {
         Some(info) => format!("the value of map `{}`", info.name),
+        None if map == super::value::MAP_KEY => "the key of a map element".into(),
         None => "the value of one of several maps".into(),
     }
 }

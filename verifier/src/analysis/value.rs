@@ -27,6 +27,10 @@ pub type MapId = usize;
 /// The "map" of a pointer that points into the value of one of several maps.
 pub const MERGED_MAPS: MapId = usize::MAX;
 
+/// The "map" of a pointer to an element's key handed to a `bpf_for_each_map_elem` callback:
+/// read-only memory of the key's size (in a hash map, the element's own key).
+pub const MAP_KEY: MapId = usize::MAX - 1;
+
 /// A memory region a pointer may point into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Region {
@@ -69,6 +73,9 @@ impl fmt::Display for Region {
                 size,
                 ..
             } => write!(f, "{size}-byte value of one of several maps"),
+            Region::MapValue {
+                map: MAP_KEY, size, ..
+            } => write!(f, "{size}-byte map key"),
             Region::MapValue { map, size, .. } => write!(f, "{size}-byte value of map {map}"),
             Region::MapFd { map } => write!(f, "map {map}"),
             Region::Mem { size, .. } => write!(f, "{size}-byte helper memory"),

@@ -148,11 +148,20 @@ fn is_local_call(insn: &Insn) -> bool {
 /// `bpf_loop(nr, callback, ctx, flags)`: calls `callback(i, ctx)` up to `nr` times, in place.
 pub const BPF_LOOP: i32 = 181;
 
+/// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls `callback(map, key, value, ctx)`
+/// for each element, in place.
+pub const BPF_FOR_EACH_MAP_ELEM: i32 = 164;
+
+/// Helpers that run a callback synchronously, any number of times, before they return. Both
+/// take the callback in r2.
 fn is_callback_helper(insn: &Insn) -> bool {
-    matches!(insn, Insn::Call(CallTarget::Helper(BPF_LOOP)))
+    matches!(
+        insn,
+        Insn::Call(CallTarget::Helper(BPF_LOOP | BPF_FOR_EACH_MAP_ELEM))
+    )
 }
 
-/// The callback a `bpf_loop` call at `call` runs: the function loaded into r2 by the last
+/// The callback a `bpf_loop` (or `bpf_for_each_map_elem`) call at `call` runs: the function loaded into r2 by the last
 /// instruction of its block that writes r2, which must be `lddw r2, func(..)`. Anything else
 /// leaves the call to the analysis, which then refuses it.
 fn callback_target(insns: &[Insn], start: usize, call: usize) -> Option<usize> {
