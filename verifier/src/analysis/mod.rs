@@ -125,7 +125,11 @@ pub struct Input<'a> {
 
 /// Verifies one program.
 pub fn verify(input: Input<'_>, options: &Options) -> Report {
-    fixpoint::run(input, options, state::State::entry(options.relational, true))
+    fixpoint::run(
+        input,
+        options,
+        state::State::entry(options.relational, true),
+    )
 }
 
 /// Verifies one program of a loaded object: decoding errors are rejections at their pc.

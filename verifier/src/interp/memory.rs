@@ -153,7 +153,11 @@ impl SharedBytes {
     /// Identity of the window: two values are equal when they are the same window of the same
     /// allocation.
     pub fn key(&self) -> (usize, usize, usize) {
-        (Arc::as_ptr(&self.bytes) as *const u8 as usize, self.start, self.len)
+        (
+            Arc::as_ptr(&self.bytes) as *const u8 as usize,
+            self.start,
+            self.len,
+        )
     }
 }
 

@@ -17,9 +17,7 @@
 pub mod alu;
 mod memory;
 
-pub use memory::{
-    Fault, FaultReason, MAX_REGION_BYTES, Memory, RegionId, RegionKind, SharedBytes,
-};
+pub use memory::{Fault, FaultReason, MAX_REGION_BYTES, Memory, RegionId, RegionKind, SharedBytes};
 
 use crate::isa::{CallTarget, Imm64Kind, Insn, Operand, PacketMode, Width};
 use thiserror::Error;
