@@ -167,7 +167,7 @@ impl Packet {
     pub fn adjust_meta(&mut self, delta: i64) -> bool {
         match offset_by(self.meta, delta) {
             Some(meta) if meta <= self.data && self.data - meta <= MAX_META => {
-                if (self.data - meta) % 4 != 0 {
+                if !(self.data - meta).is_multiple_of(4) {
                     return false;
                 }
                 self.meta = meta;

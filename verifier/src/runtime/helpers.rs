@@ -432,11 +432,7 @@ impl Runtime {
                 (info.key_size as usize, info.value_size as usize)
             });
             match *arg {
-                Arg::MapPtr => {
-                    if map.is_none() {
-                        map = Some(self.map_arg(run, id, v)?);
-                    }
-                }
+                Arg::MapPtr if map.is_none() => map = Some(self.map_arg(run, id, v)?),
                 Arg::MapKey => space.check(v, sizes.map_or(0, |s| s.0), false)?,
                 Arg::MapValue => space.check(v, sizes.map_or(0, |s| s.1), false)?,
                 Arg::MapValueOrNull if v != 0 => space.check(v, sizes.map_or(0, |s| s.1), false)?,
