@@ -295,7 +295,7 @@ impl Map {
         let vs = self.value_size();
         let max = self.info.max_entries as usize;
         let name = self.info.name.clone();
-        let Storage::Deque { items, lifo } = &mut self.storage else {
+        let Storage::Deque { items, .. } = &mut self.storage else {
             return Err(MapError::NotSupported {
                 map: name,
                 op: "push",
@@ -310,7 +310,6 @@ impl Map {
             }
             // The oldest item: the front of a queue, the bottom of a stack.
             items.pop_front();
-            let _ = lifo;
         }
         if items.len() >= max {
             return Err(MapError::Full);
