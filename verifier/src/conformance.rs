@@ -188,7 +188,8 @@ impl Helpers for ConformanceHelpers {
                     HelperError::Failed(format!("memfrob length {} is too large", a[1]))
                 })?;
                 if len > 0 {
-                    mem.write(a[0], len)?.iter_mut().for_each(|b| *b ^= 42);
+                    let frobbed: Vec<u8> = mem.read(a[0], len)?.iter().map(|b| b ^ 42).collect();
+                    mem.write(a[0], &frobbed)?;
                 }
                 0
             }
@@ -197,7 +198,7 @@ impl Helpers for ConformanceHelpers {
             4 => {
                 let x = mem.c_str(a[0], MAX_STRING)?;
                 let y = mem.c_str(a[1], MAX_STRING)?;
-                strcmp(x, y) as i64 as u64
+                strcmp(&x, &y) as i64 as u64
             }
             5 => {
                 return Ok(if a[0] == 0 {

@@ -24,6 +24,7 @@ pub mod elf;
 pub mod interp;
 pub mod isa;
 pub mod platform;
+pub mod runtime;
 
 /// Version of the verifier, recorded in every verdict so a verdict names the code that issued it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,8 +9,17 @@
 //! Invariants: regions are never moved or resized once added (their addresses are handed out);
 //! a region is at most 4 GiB - 1 bytes, so an in-window offset never reaches the next window;
 //! a region that is not `live` (a returned call frame's stack) faults on every access.
+//!
+//! A region's bytes are either owned by the memory (stacks, inputs) or [`SharedBytes`] owned
+//! together with someone else: the user-space runtime keeps map values, ring buffer records and
+//! packets in pointer-stable shared buffers and registers them here when it hands one to the
+//! program, so a write by the program and a later read by a helper see the same bytes without
+//! copying back and forth.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// What a region holds; named in faults so a user knows which object was overrun.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +32,10 @@ pub enum RegionKind {
     MapValue { map: String },
     /// Memory a helper handed out.
     HelperBuffer { helper: String },
+    /// The program's context (`struct xdp_md`, `struct __sk_buff`, ...).
+    Context,
+    /// Packet data (from `data_meta` to `data_end`).
+    Packet,
 }
 
 impl fmt::Display for RegionKind {
@@ -32,6 +45,8 @@ impl fmt::Display for RegionKind {
             RegionKind::Stack { frame } => write!(f, "stack of frame {frame}"),
             RegionKind::MapValue { map } => write!(f, "value of map {map}"),
             RegionKind::HelperBuffer { helper } => write!(f, "buffer from helper {helper}"),
+            RegionKind::Context => write!(f, "context"),
+            RegionKind::Packet => write!(f, "packet"),
         }
     }
 }
@@ -40,12 +55,135 @@ impl fmt::Display for RegionKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RegionId(usize);
 
+/// A byte buffer shared between the interpreter's memory and its owner (the runtime), or a
+/// window into one.
+///
+/// Bytes are atomics so that the buffer is `Send + Sync` (a server may run programs on worker
+/// threads) and may be written through a raw pointer while shared references exist (a JIT-compiled
+/// program writes map values through host pointers): `AtomicU8` is an `UnsafeCell`, and relaxed
+/// loads and stores compile to plain moves. The allocation never moves or changes size, so
+/// [`SharedBytes::as_ptr`] stays valid as long as one clone lives.
+#[derive(Clone, Debug)]
+pub struct SharedBytes {
+    bytes: Arc<[AtomicU8]>,
+    start: usize,
+    len: usize,
+}
+
+impl SharedBytes {
+    /// A zeroed buffer of `len` bytes.
+    pub fn zeroed(len: usize) -> SharedBytes {
+        SharedBytes::from_slice(&vec![0; len])
+    }
+
+    /// A buffer holding a copy of `data`.
+    pub fn from_slice(data: &[u8]) -> SharedBytes {
+        let bytes: Arc<[AtomicU8]> = data.iter().map(|&b| AtomicU8::new(b)).collect();
+        SharedBytes {
+            bytes,
+            start: 0,
+            len: data.len(),
+        }
+    }
+
+    /// The window `start..start + len` of this buffer, if inside it. It shares the bytes.
+    pub fn window(&self, start: usize, len: usize) -> Option<SharedBytes> {
+        let end = start.checked_add(len)?;
+        (end <= self.len).then(|| SharedBytes {
+            bytes: Arc::clone(&self.bytes),
+            start: self.start + start,
+            len,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn cells(&self) -> &[AtomicU8] {
+        self.bytes
+            .get(self.start..self.start + self.len)
+            .unwrap_or_default()
+    }
+
+    /// A copy of the bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.cells()
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// A copy of `len` bytes at `offset`, or `None` if they are not all inside.
+    pub fn get(&self, offset: usize, len: usize) -> Option<Vec<u8>> {
+        let cells = self.cells().get(offset..offset.checked_add(len)?)?;
+        Some(cells.iter().map(|b| b.load(Ordering::Relaxed)).collect())
+    }
+
+    /// Copies `data` to `offset`; `false` (and nothing written) if it does not fit.
+    pub fn set(&self, offset: usize, data: &[u8]) -> bool {
+        let Some(cells) = offset
+            .checked_add(data.len())
+            .and_then(|end| self.cells().get(offset..end))
+        else {
+            return false;
+        };
+        for (c, &b) in cells.iter().zip(data) {
+            c.store(b, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Sets every byte to `value`.
+    pub fn fill(&self, value: u8) {
+        self.cells()
+            .iter()
+            .for_each(|c| c.store(value, Ordering::Relaxed));
+    }
+
+    /// Host address of the first byte, for native code (the JIT). Valid while a clone lives.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.cells().as_ptr() as *mut u8
+    }
+
+    /// Identity of the window: two values are equal when they are the same window of the same
+    /// allocation.
+    pub fn key(&self) -> (usize, usize, usize) {
+        (
+            Arc::as_ptr(&self.bytes) as *const u8 as usize,
+            self.start,
+            self.len,
+        )
+    }
+}
+
+#[derive(Debug)]
+enum Backing {
+    Owned(Vec<u8>),
+    Shared(SharedBytes),
+}
+
+impl Backing {
+    fn len(&self) -> usize {
+        match self {
+            Backing::Owned(v) => v.len(),
+            Backing::Shared(s) => s.len(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Region {
     kind: RegionKind,
     writable: bool,
     live: bool,
-    bytes: Vec<u8>,
+    /// Set by [`Memory::release`]: the region faults for good and its bytes are gone.
+    released: bool,
+    bytes: Backing,
 }
 
 /// Why an access was refused.
@@ -63,6 +201,9 @@ pub enum FaultReason {
     ReadOnly { region: RegionKind },
     /// An access to the stack of a call frame that has returned.
     DeadFrame { region: RegionKind },
+    /// An access to memory the program no longer owns: a submitted ring buffer record, packet
+    /// data a helper moved.
+    Released { region: RegionKind },
     /// A string argument has no NUL within its region or within `max` bytes.
     Unterminated { max: usize },
 }
@@ -92,6 +233,9 @@ impl fmt::Display for Fault {
             FaultReason::ReadOnly { region } => write!(f, "hits the read-only {region}"),
             FaultReason::DeadFrame { region } => {
                 write!(f, "hits the {region}, which has returned")
+            }
+            FaultReason::Released { region } => {
+                write!(f, "hits the {region}, which was released or moved")
             }
             FaultReason::Unterminated { max } => {
                 write!(
@@ -124,6 +268,25 @@ impl Memory {
         bytes: Vec<u8>,
         writable: bool,
     ) -> Result<RegionId, String> {
+        self.push(kind, Backing::Owned(bytes), writable)
+    }
+
+    /// Adds a region whose bytes are shared with the caller (see [`SharedBytes`]).
+    pub fn add_shared(
+        &mut self,
+        kind: RegionKind,
+        bytes: SharedBytes,
+        writable: bool,
+    ) -> Result<RegionId, String> {
+        self.push(kind, Backing::Shared(bytes), writable)
+    }
+
+    fn push(
+        &mut self,
+        kind: RegionKind,
+        bytes: Backing,
+        writable: bool,
+    ) -> Result<RegionId, String> {
         if bytes.len() > MAX_REGION_BYTES {
             return Err(format!(
                 "{kind} of {} bytes exceeds the 4 GiB region limit",
@@ -137,9 +300,27 @@ impl Memory {
             kind,
             writable,
             live: true,
+            released: false,
             bytes,
         });
         Ok(RegionId(self.regions.len() - 1))
+    }
+
+    /// Ends the program's access to a region for good (a submitted ring buffer record, packet
+    /// data that moved): every later access faults with [`FaultReason::Released`], and shared
+    /// bytes are let go.
+    pub fn release(&mut self, id: RegionId) {
+        if let Some(r) = self.regions.get_mut(id.0) {
+            r.live = false;
+            r.released = true;
+            r.bytes = Backing::Owned(Vec::new());
+        }
+    }
+
+    /// The region whose window holds `addr`, and the offset in it (whether or not in bounds).
+    pub fn region_of(&self, addr: u64) -> Option<(RegionId, u64)> {
+        let index = ((addr >> 32) as usize).checked_sub(1)?;
+        (index < self.regions.len()).then_some((RegionId(index), addr & 0xffff_ffff))
     }
 
     /// Address of the first byte of a region.
@@ -147,12 +328,12 @@ impl Memory {
         (id.0 as u64 + 1) << 32
     }
 
-    pub fn bytes(&self, id: RegionId) -> &[u8] {
-        &self.regions[id.0].bytes
-    }
-
-    pub fn bytes_mut(&mut self, id: RegionId) -> &mut [u8] {
-        &mut self.regions[id.0].bytes
+    /// The bytes of a region (a copy when they are shared).
+    pub fn bytes(&self, id: RegionId) -> Cow<'_, [u8]> {
+        match &self.regions[id.0].bytes {
+            Backing::Owned(v) => Cow::Borrowed(v),
+            Backing::Shared(s) => Cow::Owned(s.to_vec()),
+        }
     }
 
     pub fn kind(&self, id: RegionId) -> &RegionKind {
@@ -162,8 +343,14 @@ impl Memory {
     /// Marks a region live (zeroing it) or dead; used for call-frame stacks.
     pub fn set_live(&mut self, id: RegionId, live: bool) {
         let r = &mut self.regions[id.0];
+        if r.released {
+            return;
+        }
         if live && !r.live {
-            r.bytes.fill(0);
+            match &mut r.bytes {
+                Backing::Owned(v) => v.fill(0),
+                Backing::Shared(s) => s.fill(0),
+            }
         }
         r.live = live;
     }
@@ -180,6 +367,11 @@ impl Memory {
         let Some(region) = window.checked_sub(1).and_then(|i| self.regions.get(i)) else {
             return Err(fault(FaultReason::Unmapped));
         };
+        if region.released {
+            return Err(fault(FaultReason::Released {
+                region: region.kind.clone(),
+            }));
+        }
         let offset = (addr & 0xffff_ffff) as usize;
         if offset
             .checked_add(size)
@@ -206,40 +398,62 @@ impl Memory {
         Ok((window - 1, offset))
     }
 
-    /// Reads `size` bytes at `addr`.
-    pub fn read(&self, addr: u64, size: usize) -> Result<&[u8], Fault> {
-        let (i, off) = self.locate(addr, size, false)?;
-        Ok(&self.regions[i].bytes[off..off + size])
+    /// Checks that `size` bytes at `addr` may be read (or written), without touching them: lets a
+    /// helper refuse a hostile size before allocating anything.
+    pub fn check(&self, addr: u64, size: usize, write: bool) -> Result<(), Fault> {
+        self.locate(addr, size, write).map(|_| ())
     }
 
-    /// Mutable access to `size` bytes at `addr`.
-    pub fn write(&mut self, addr: u64, size: usize) -> Result<&mut [u8], Fault> {
-        let (i, off) = self.locate(addr, size, true)?;
-        Ok(&mut self.regions[i].bytes[off..off + size])
+    /// Reads `size` bytes at `addr` (a copy when the region is shared).
+    pub fn read(&self, addr: u64, size: usize) -> Result<Cow<'_, [u8]>, Fault> {
+        let (i, off) = self.locate(addr, size, false)?;
+        Ok(match &self.regions[i].bytes {
+            Backing::Owned(v) => Cow::Borrowed(&v[off..off + size]),
+            Backing::Shared(s) => Cow::Owned(s.get(off, size).unwrap_or_default()),
+        })
+    }
+
+    /// Writes `data` at `addr`.
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Fault> {
+        let (i, off) = self.locate(addr, data.len(), true)?;
+        match &mut self.regions[i].bytes {
+            Backing::Owned(v) => v[off..off + data.len()].copy_from_slice(data),
+            Backing::Shared(s) => {
+                s.set(off, data);
+            }
+        }
+        Ok(())
     }
 
     /// Reads a little-endian value of 1, 2, 4 or 8 bytes, zero-extended.
     pub fn load(&self, addr: u64, size: usize) -> Result<u64, Fault> {
         let bytes = self.read(addr, size)?;
         let mut buf = [0u8; 8];
-        buf[..size].copy_from_slice(bytes);
+        buf[..size].copy_from_slice(&bytes);
         Ok(u64::from_le_bytes(buf))
     }
 
     /// Writes the low `size` bytes of `value`, little-endian.
     pub fn store(&mut self, addr: u64, size: usize, value: u64) -> Result<(), Fault> {
-        let dst = self.write(addr, size)?;
-        dst.copy_from_slice(&value.to_le_bytes()[..size]);
-        Ok(())
+        self.write(addr, &value.to_le_bytes()[..size])
     }
 
     /// Reads a NUL-terminated string starting at `addr`, up to `max` bytes; the string must end
     /// inside its region.
-    pub fn c_str(&self, addr: u64, max: usize) -> Result<&[u8], Fault> {
+    pub fn c_str(&self, addr: u64, max: usize) -> Result<Cow<'_, [u8]>, Fault> {
         let (i, off) = self.locate(addr, 1, false)?;
-        let bytes = &self.regions[i].bytes[off..];
+        let bytes: Cow<'_, [u8]> = match &self.regions[i].bytes {
+            Backing::Owned(v) => Cow::Borrowed(&v[off..]),
+            Backing::Shared(s) => Cow::Owned(s.get(off, s.len() - off).unwrap_or_default()),
+        };
         match bytes.iter().take(max).position(|&b| b == 0) {
-            Some(n) => Ok(&bytes[..n]),
+            Some(n) => Ok(match bytes {
+                Cow::Borrowed(b) => Cow::Borrowed(&b[..n]),
+                Cow::Owned(mut v) => {
+                    v.truncate(n);
+                    Cow::Owned(v)
+                }
+            }),
             None => Err(Fault {
                 addr,
                 size: bytes.len().min(max),

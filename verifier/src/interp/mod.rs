@@ -17,7 +17,7 @@
 pub mod alu;
 mod memory;
 
-pub use memory::{Fault, FaultReason, MAX_REGION_BYTES, Memory, RegionId, RegionKind};
+pub use memory::{Fault, FaultReason, MAX_REGION_BYTES, Memory, RegionId, RegionKind, SharedBytes};
 
 use crate::isa::{CallTarget, Imm64Kind, Insn, Operand, PacketMode, Width};
 use thiserror::Error;
@@ -50,6 +50,11 @@ pub enum HelperReturn {
     Value(u64),
     /// The helper ended the program with this r0 (e.g. the conformance suite's `unwind`).
     Exit(u64),
+    /// A successful `bpf_tail_call`: the program ends here and the program with this index (the
+    /// runtime's numbering) runs next on the same context. [`Vm::run`] reports it in
+    /// [`Exit::tail_call`]; running the target is the caller's business, because the interpreter
+    /// knows one program only.
+    TailCall(u64),
 }
 
 /// Why a helper could not complete.
@@ -57,6 +62,9 @@ pub enum HelperReturn {
 pub enum HelperError {
     #[error("no helper with this id")]
     Unknown,
+    /// The helper exists but this runtime cannot run it (named, so a user knows which).
+    #[error("{0} is not supported by this runtime")]
+    Unsupported(String),
     #[error("{0}")]
     Fault(Fault),
     #[error("{0}")]
@@ -91,6 +99,18 @@ pub trait Helpers {
         Err(HelperError::Failed(format!(
             "lddw of kind {kind:?} ({imm}, {next_imm}) needs a runtime with maps"
         )))
+    }
+
+    /// Answers a load of `size` bytes at `addr` instead of memory, or `None` to read memory.
+    ///
+    /// Why: Linux programs read pointer fields of their context (`xdp_md.data`,
+    /// `__sk_buff.data_end`, ...) with 32-bit loads of uapi fields that the kernel rewrites into
+    /// 64-bit loads of its own structures. The runtime answers those loads here with the full
+    /// 64-bit address, from the context's table of pointer fields (the same table a JIT uses to
+    /// rewrite such loads at compile time). The value is used as is (never sign-extended). The
+    /// default answers nothing, so plain programs read plain memory.
+    fn load_override(&mut self, _addr: u64, _size: usize) -> Option<u64> {
+        None
     }
 }
 
@@ -130,6 +150,9 @@ pub struct Exit {
     pub r0: u64,
     /// Instructions executed.
     pub steps: u64,
+    /// The program ended with a successful tail call to this program (see
+    /// [`HelperReturn::TailCall`]); `r0` is then meaningless.
+    pub tail_call: Option<u64>,
 }
 
 /// The caller's state saved by a local call.
@@ -206,7 +229,20 @@ impl<H: Helpers> Vm<H> {
             match self.step(prog, insn, pc, &mut regs, &mut frames) {
                 Ok(Flow::Next) => pc += 1,
                 Ok(Flow::Goto(next)) => pc = next,
-                Ok(Flow::Exit(r0)) => break Ok(Exit { r0, steps }),
+                Ok(Flow::Exit(r0)) => {
+                    break Ok(Exit {
+                        r0,
+                        steps,
+                        tail_call: None,
+                    });
+                }
+                Ok(Flow::TailCall(target)) => {
+                    break Ok(Exit {
+                        r0: 0,
+                        steps,
+                        tail_call: Some(target),
+                    });
+                }
                 Err(trap) => break Err(trap),
             }
         };
@@ -247,6 +283,10 @@ impl<H: Helpers> Vm<H> {
                 off,
             } => {
                 let addr = regs[src.index()].wrapping_add(off as i64 as u64);
+                if let Some(v) = self.helpers.load_override(addr, size.bytes()) {
+                    regs[dst.index()] = v;
+                    return Ok(Flow::Next);
+                }
                 let v = self.mem.load(addr, size.bytes()).map_err(mem_trap)?;
                 regs[dst.index()] = if signed {
                     alu::sign_extend(v, size.bytes() * 8)
@@ -379,6 +419,7 @@ impl<H: Helpers> Vm<H> {
                 Ok(Flow::Next)
             }
             Ok(HelperReturn::Exit(v)) => Ok(Flow::Exit(v)),
+            Ok(HelperReturn::TailCall(target)) => Ok(Flow::TailCall(target)),
             Err(error) => Err(Trap::Helper { pc, id, error }),
         }
     }
@@ -420,6 +461,7 @@ enum Flow {
     Next,
     Goto(usize),
     Exit(u64),
+    TailCall(u64),
 }
 
 /// The value of a second operand: a register, or the immediate sign-extended (64-bit) or taken
