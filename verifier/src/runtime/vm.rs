@@ -18,6 +18,9 @@ use std::collections::HashMap;
 
 type BufKey = (usize, usize, usize);
 
+/// Start of the kernel's half of the address space on x86-64: no program buffer lives there.
+const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
+
 /// The interpreter's memory as an [`AddressSpace`].
 pub struct VmSpace<'a> {
     pub mem: &'a mut Memory,
@@ -151,8 +154,28 @@ impl Helpers for VmHelpers<'_> {
         }
     }
 
+    /// Context pointer fields (see `Run::ctx_load`), and, for programs with BTF-typed
+    /// arguments (fentry, LSM, iterators), loads from kernel memory: Linux compiles those
+    /// into `PROBE_MEM` loads, which read the kernel object or yield 0 where the address
+    /// faults. The runtime's kernel memory stands for the objects; anything else reads 0.
     fn load_override(&mut self, addr: u64, size: usize) -> Option<u64> {
-        self.run.as_ref()?.ctx_load(addr, size)
+        let run = self.run.as_ref()?;
+        if let Some(v) = run.ctx_load(addr, size) {
+            return Some(v);
+        }
+        if !run.program_type.has_btf_args() || addr < KERNEL_HALF {
+            return None;
+        }
+        let kernel = &self.rt.config.kernel;
+        let bytes = addr
+            .checked_sub(kernel.base)
+            .and_then(|o| usize::try_from(o).ok())
+            .and_then(|o| kernel.bytes.get(o..o.checked_add(size)?));
+        let mut buf = [0u8; 8];
+        if let Some(b) = bytes {
+            buf[..b.len().min(8)].copy_from_slice(&b[..b.len().min(8)]);
+        }
+        Some(u64::from_le_bytes(buf))
     }
 }
 
