@@ -16,6 +16,7 @@ mod calls;
 mod fixpoint;
 mod helper_args;
 mod memory;
+pub mod prestate;
 pub mod report;
 mod stack;
 mod state;
@@ -125,7 +126,11 @@ pub struct Input<'a> {
 
 /// Verifies one program.
 pub fn verify(input: Input<'_>, options: &Options) -> Report {
-    fixpoint::run(input, options, state::State::entry(options.relational, true))
+    fixpoint::run(
+        input,
+        options,
+        state::State::entry(options.relational, true),
+    )
 }
 
 /// Verifies one program of a loaded object: decoding errors are rejections at their pc.

@@ -1,0 +1,151 @@
+use super::*;
+use crate::analysis::{MapInfo, Verdict};
+use crate::isa::asm::assemble;
+use crate::platform::ProgramType;
+
+fn run(pre: &[&str], src: &str) -> (PreState, Report) {
+    let insns = assemble(src).expect("test program assembles");
+    let pre = PreState::build(pre);
+    let maps: Vec<MapInfo> = (0..2)
+        .map(|i| MapInfo {
+            name: format!("m{i}"),
+            map_type: 1,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 4,
+            read_only: false,
+            frozen: None,
+            inner: None,
+        })
+        .collect();
+    let input = Input {
+        insns: &insns,
+        program_type: ProgramType::Xdp,
+        maps: &maps,
+    };
+    let r = verify_from(input, &Options::default(), &pre);
+    (pre, r)
+}
+
+#[test]
+fn packet_pointer_checked_against_packet_size() {
+    let pre = [
+        "r1.type=packet",
+        "r1.packet_offset=0",
+        "packet_size=[0, 65534]",
+        "r0.type=number",
+        "r0.svalue=0",
+    ];
+    let (p, r) = run(&pre, "ldxb %r2, [%r1]\nexit");
+    assert!(p.unsupported().is_empty(), "{:?}", p.unsupported());
+    assert_eq!(r.verdict, Verdict::Rejected, "{:?}", r.diagnostics);
+    // With one byte known to be there, the load is safe.
+    let mut known = pre.to_vec();
+    known.push("packet_size=[1, 65534]");
+    let (_, r) = run(&known, "ldxb %r2, [%r1]\nexit");
+    assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
+}
+
+#[test]
+fn relation_to_packet_size_proves_access() {
+    // r2 = data_end, r1 + 8 <= r2 makes an 8-byte access safe.
+    let pre = [
+        "r1.type=packet",
+        "r1.packet_offset=0",
+        "r2.type=packet",
+        "r2.packet_offset=packet_size",
+        "r1.packet_offset-packet_size<=-8",
+        "r0.type=number",
+    ];
+    let (p, r) = run(&pre, "ldxdw %r3, [%r1]\nexit");
+    assert!(p.unsupported().is_empty(), "{:?}", p.unsupported());
+    assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
+}
+
+#[test]
+fn stack_offsets_follow_r10() {
+    // PREVAIL's r10 at 4096: s[4088...4095] is our r10-8.
+    let pre = [
+        "r10.type=stack",
+        "r10.stack_offset=4096",
+        "s[4088...4095].type=number",
+        "s[4088...4095].svalue=7",
+        "r0.type=number",
+    ];
+    let (p, r) = run(
+        &pre,
+        "ldxdw %r0, [%r10-8]\njeq %r0, 7, +1\nldxdw %r0, [%r10+8]\nexit",
+    );
+    assert!(p.unsupported().is_empty(), "{:?}", p.unsupported());
+    // The out-of-bounds load is unreachable only if the slot holds exactly 7.
+    assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
+}
+
+#[test]
+fn uninitialised_registers_and_alternatives() {
+    let (p, r) = run(&["r0.type=number"], "mov %r0, %r3\nexit");
+    assert_eq!(p.disjunct_count(), 1);
+    assert_eq!(r.verdict, Verdict::Rejected);
+    let (p, _) = run(
+        &[
+            "r1.type in {ctx, packet}",
+            "r2.type in {ctx, packet}",
+            "r1.type=r2.type",
+            "r0.type=number",
+        ],
+        "exit",
+    );
+    assert_eq!(p.disjunct_count(), 2);
+}
+
+#[test]
+fn contradictions_and_bottom() {
+    let (p, r) = run(&["r1.type=number", "r1.svalue=1", "r1.uvalue=2"], "exit");
+    assert_eq!(p.disjunct_count(), 0);
+    assert_eq!(r.verdict, Verdict::Accepted);
+    let (p, _) = run(&["_|_"], "exit");
+    assert_eq!(p.disjunct_count(), 0);
+}
+
+#[test]
+fn unsupported_constraints_are_listed() {
+    let (p, _) = run(
+        &[
+            "r1.type=packet",
+            "r1.svalue=[4098, 2147418112]",
+            "r2.type=socket",
+            "pc[1]=3",
+            "r3.packet_offset=0",
+            "nonsense",
+        ],
+        "exit",
+    );
+    let listed: Vec<&str> = p
+        .unsupported()
+        .iter()
+        .map(|u| u.constraint.as_str())
+        .collect();
+    for c in [
+        "r1.svalue=[4098, 2147418112]",
+        "r2.type=socket",
+        "pc[1]=3",
+        "r3.packet_offset=0",
+        "nonsense",
+    ] {
+        assert!(listed.contains(&c), "{c} not listed in {listed:?}");
+    }
+}
+
+#[test]
+fn map_references_are_checked() {
+    let (p, r) = run(&["r1.type=map_fd", "r1.map_fd=5"], "exit");
+    assert_eq!(
+        p.map_refs(),
+        &[MapRef {
+            id: 5,
+            programs: false
+        }]
+    );
+    assert_eq!(r.verdict, Verdict::Rejected);
+    assert_eq!(r.diagnostics[0].kind, "pre-state");
+}
