@@ -355,3 +355,42 @@ fn interval_domain_cannot_prove_variable_packet_offsets_but_zone_can() {
         Verdict::Rejected
     );
 }
+
+/// Found by the PREVAIL cross-check (`tests/prevail.rs`): a 32-bit division divides by the
+/// divisor's low half, which may be zero when the 64-bit value is not.
+#[test]
+fn strict_division_looks_at_the_low_half_in_32_bit_operations() {
+    let strict = Options {
+        strict_div: true,
+        ..Options::default()
+    };
+    let src = |divisor: &str| {
+        format!("lddw %r0, {divisor}\nmov %r1, 10\ndiv32 %r1, %r0\nmov %r0, 0\nexit")
+    };
+    let (verdict, kind, _) = check(ProgramType::Xdp, &src("0x100000000"), &strict);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("division")));
+    let (verdict, _, first) = check(ProgramType::Xdp, &src("0x100000001"), &strict);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
+
+/// Found by the PREVAIL cross-check: two map value pointers may point into different entries,
+/// so their distance would expose kernel addresses; packet pointers are one object.
+#[test]
+fn only_pointers_into_one_object_may_be_subtracted() {
+    let two_lookups = format!(
+        "{LOOKUP}jeq %r0, 0, +7\nmov %r6, %r0\n{LOOKUP}jeq %r0, 0, +1\nsub %r6, %r0\nmov %r0, 0\nexit"
+    );
+    let (verdict, kind, _) = check(ProgramType::Xdp, &two_lookups, &Options::default());
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("leak")));
+    let packet = format!("{XDP}sub %r3, %r2\nmov %r0, 0\nexit");
+    let (verdict, _, first) = check(ProgramType::Xdp, &packet, &Options::default());
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
+
+/// Found by the PREVAIL cross-check: `movsx` writes its destination without reading it.
+#[test]
+fn sign_extending_move_does_not_read_its_destination() {
+    let src = "mov %r2, 384\nmovsx864 %r3, %r2\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, src, &Options::default());
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
