@@ -394,3 +394,19 @@ fn sign_extending_move_does_not_read_its_destination() {
     let (verdict, _, first) = check(ProgramType::Xdp, src, &Options::default());
     assert_eq!(verdict, Verdict::Accepted, "{first}");
 }
+
+/// Found by the PREVAIL cross-check: unsigned comparisons of a pointer with 0 decide NULL-ness
+/// (`p <= 0` is `p == 0`, `p < 0` never holds), like `==` and `!=` do.
+#[test]
+fn unsigned_comparisons_with_zero_check_null() {
+    let opts = Options::default();
+    let ctx = "jle %r1, 0, +1\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, ctx, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let checked = format!("{LOOKUP}jle %r0, 0, +1\nldxw %r0, [%r0]\nmov %r0, 0\nexit");
+    let (verdict, _, first) = check(ProgramType::Xdp, &checked, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let never = format!("{LOOKUP}jlt %r0, 0, +1\nldxw %r0, [%r0]\nmov %r0, 0\nexit");
+    let (verdict, kind, _) = check(ProgramType::Xdp, &never, &opts);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("null")));
+}

@@ -97,16 +97,20 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
         (Value::Ptr(p), Value::Num(n)) | (Value::Num(n), Value::Ptr(p))
             if n.is_constant() == Some(0) && width == Width::W64 =>
         {
-            let is_null = match (cond, taken) {
-                (Cond::Eq, true) | (Cond::Ne, false) => Some(true),
-                (Cond::Eq, false) | (Cond::Ne, true) => Some(false),
+            let ptr_left = matches!(a, Value::Ptr(_));
+            // What holds on this edge, written `p OP 0`: unsigned, `p <= 0` is `p == 0`,
+            // `p > 0` is `p != 0`, and `p < 0` never holds.
+            let holds = holds_on_edge(if ptr_left { cond } else { mirror(cond) }, taken);
+            let is_null = match holds {
+                Cond::Eq | Cond::Le => Some(true),
+                Cond::Ne | Cond::Gt => Some(false),
+                Cond::Lt => {
+                    state.bottom = true;
+                    return;
+                }
                 _ => None,
             };
-            let ptr_reg = if matches!(a, Value::Ptr(_)) {
-                Some(a_reg)
-            } else {
-                b_reg
-            };
+            let ptr_reg = if ptr_left { Some(a_reg) } else { b_reg };
             match is_null {
                 Some(true) if !p.nullable => state.bottom = true,
                 Some(true) => set_null(state, p, ptr_reg, true),
@@ -152,6 +156,44 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
     state.reduce();
 }
 
+/// `a OP b` written as `b OP' a`.
+fn mirror(cond: Cond) -> Cond {
+    match cond {
+        Cond::Gt => Cond::Lt,
+        Cond::Ge => Cond::Le,
+        Cond::Lt => Cond::Gt,
+        Cond::Le => Cond::Ge,
+        Cond::Sgt => Cond::Slt,
+        Cond::Sge => Cond::Sle,
+        Cond::Slt => Cond::Sgt,
+        Cond::Sle => Cond::Sge,
+        c => c,
+    }
+}
+
+/// The comparison that holds on an edge of `cond` (itself when taken, its negation when
+/// not); `Set` has no negation among the conditions and stays itself (callers learn nothing
+/// from it).
+fn holds_on_edge(cond: Cond, taken: bool) -> Cond {
+    use Cond::*;
+    if taken {
+        return cond;
+    }
+    match cond {
+        Eq => Ne,
+        Ne => Eq,
+        Gt => Le,
+        Ge => Lt,
+        Lt => Ge,
+        Le => Gt,
+        Sgt => Sle,
+        Sge => Slt,
+        Slt => Sge,
+        Sle => Sgt,
+        Set => Set,
+    }
+}
+
 /// The signed comparison with the same meaning (for offsets, which are small signed numbers).
 fn signed_version(cond: Cond) -> Cond {
     match cond {
@@ -186,23 +228,7 @@ fn relate(
 ) {
     use Cond::*;
     // Normalise to "a OP b holds".
-    let cond = if taken {
-        cond
-    } else {
-        match cond {
-            Eq => Ne,
-            Ne => Eq,
-            Gt => Le,
-            Ge => Lt,
-            Lt => Ge,
-            Le => Gt,
-            Sgt => Sle,
-            Sge => Slt,
-            Slt => Sge,
-            Sle => Sgt,
-            Set => return,
-        }
-    };
+    let cond = holds_on_edge(cond, taken);
     let signed = matches!(cond, Sgt | Sge | Slt | Sle);
     if !signed && !matches!(cond, Eq | Ne) && !unsigned_ok {
         return;
