@@ -162,6 +162,8 @@ struct Builder {
     maps: Vec<MapRef>,
     /// PREVAIL stack offset minus ours (`r10.stack_offset - 512`).
     shift: i64,
+    /// First map id past every fd the constraints name.
+    fresh_map: usize,
 }
 
 /// How a register term reads its zone variable.
@@ -223,6 +225,23 @@ impl Builder {
             return self.finish(vec![]);
         }
         self.shift = self.r10_shift();
+        self.fresh_map = self
+            .items
+            .iter()
+            .filter_map(|i| match &i.c {
+                Constraint::Range {
+                    term:
+                        Term {
+                            field: Some(Field::MapFd | Field::MapFdPrograms),
+                            ..
+                        },
+                    hi: Some(hi),
+                    ..
+                } => usize::try_from(*hi).ok(),
+                _ => None,
+            })
+            .max()
+            .map_or(0, |m| m.saturating_add(1));
         let choices = self.register_choices();
         let mut states = vec![];
         for assign in choices {
@@ -426,8 +445,8 @@ impl Builder {
     }
 
     /// Marks every value constraint on a pointer register as unsupported (PREVAIL's absolute
-    /// addresses of pointers have no counterpart).
-    fn drop_pointer_values(&mut self, subject: &Subject) {
+    /// addresses of pointers have no counterpart), keeping only what they say about NULL.
+    fn drop_pointer_values(&mut self, subject: &Subject, why: &str) {
         let mut notes = vec![];
         for item in &mut self.items {
             let mentions = |t: &Term| {
@@ -446,13 +465,31 @@ impl Builder {
             }
         }
         for text in notes {
-            self.unsupported(&text, "absolute value of a pointer");
+            self.unsupported(&text, why);
         }
+    }
+
+    /// Whether the address constraints on a pointer register allow 0 (PREVAIL expresses "may
+    /// be NULL" so: `r2.svalue=[0, 2147418112]`). Without any, the pointer is not NULL.
+    fn may_be_null(&mut self, subject: &Subject) -> bool {
+        let constrained = self.items.iter().any(|i| {
+            matches!(&i.c, Constraint::Range { term, .. } if &term.subject == subject
+                && matches!(term.field, Some(Field::SValue | Field::UValue)))
+        });
+        // Contradictory address constraints: no NULL (the state is not made empty for them).
+        constrained && self.number(subject).is_ok_and(|a| a.contains(0))
     }
 
     fn pointer(&mut self, r: u8, t: &PType) -> Result<Value, ()> {
         let subject = Subject::Reg(r);
-        self.drop_pointer_values(&subject);
+        // Only map values are NULL-checked by programs (and by our analysis).
+        let nullable = *t == PType::Shared && self.may_be_null(&subject);
+        let why = if *t == PType::Shared {
+            "absolute address of a pointer (only whether it may be NULL is kept)"
+        } else {
+            "absolute address of a pointer"
+        };
+        self.drop_pointer_values(&subject, why);
         let off = |b: &mut Builder, f: Field, shift: i64| -> Scalar {
             match b.field_range(&subject, f) {
                 Some((lo, hi)) => srange(lo.saturating_sub(shift), hi.saturating_sub(shift)),
@@ -499,8 +536,12 @@ impl Builder {
                 let id = match self.field_range(&subject, field) {
                     Some((lo, hi)) if lo == hi && lo >= 0 => lo as usize,
                     _ => {
-                        self.unsupported(&format!("r{r}.type"), "a map without one known map fd");
-                        return Err(());
+                        // "Some map": one not named elsewhere, which is one of the choices.
+                        self.unsupported(
+                            &format!("r{r}.type"),
+                            "a map of no known fd: a fresh one is chosen",
+                        );
+                        self.fresh_map + usize::from(r)
                     }
                 };
                 match self.maps.iter().find(|m| m.id == id) {
@@ -520,8 +561,9 @@ impl Builder {
         Ok(Value::Ptr(Ptr {
             region,
             off,
-            nullable: false,
-            null_id: 0,
+            nullable,
+            // Ids the analysis hands out are pcs + 1: these do not collide.
+            null_id: if nullable { u32::MAX - u32::from(r) } else { 0 },
         }))
     }
 

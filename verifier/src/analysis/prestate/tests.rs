@@ -149,3 +149,30 @@ fn map_references_are_checked() {
     assert_eq!(r.verdict, Verdict::Rejected);
     assert_eq!(r.diagnostics[0].kind, "pre-state");
 }
+
+#[test]
+fn shared_pointer_may_be_null_when_its_address_may_be_zero() {
+    let src = "ldxw %r0, [%r1]\nexit";
+    let (p, r) = run(
+        &[
+            "r1.type=shared",
+            "r1.shared_region_size=4",
+            "r1.shared_offset=0",
+            "r1.svalue=[0, 100]",
+        ],
+        src,
+    );
+    assert_eq!(p.unsupported().len(), 1);
+    assert_eq!(r.verdict, Verdict::Rejected);
+    assert_eq!(r.diagnostics[0].kind, "null", "{:?}", r.diagnostics);
+    let (_, r) = run(
+        &[
+            "r1.type=shared",
+            "r1.shared_region_size=4",
+            "r1.shared_offset=0",
+            "r1.svalue=[1, 100]",
+        ],
+        src,
+    );
+    assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
+}
