@@ -410,3 +410,17 @@ fn unsigned_comparisons_with_zero_check_null() {
     let (verdict, kind, _) = check(ProgramType::Xdp, &never, &opts);
     assert_eq!((verdict, kind), (Verdict::Rejected, Some("null")));
 }
+
+/// Found by the PREVAIL cross-check: a signed comparison of a pointer with 0 reveals the top
+/// bit of its address.
+#[test]
+fn signed_comparisons_of_pointers_with_zero_leak() {
+    let src = "jslt %r1, 0, +0\nmov %r0, 0\nexit";
+    let (verdict, kind, _) = check(ProgramType::Xdp, src, &Options::default());
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("leak")));
+    let lax = Options {
+        allow_ptr_leaks: true,
+        ..Options::default()
+    };
+    assert_eq!(check(ProgramType::Xdp, src, &lax).0, Verdict::Accepted);
+}

@@ -43,7 +43,7 @@ fn operands(
 /// Checks a comparison (checking pass only): operands usable, pointer comparisons allowed.
 pub fn check(env: &mut Env<'_>, state: &State, pc: usize) {
     let insn = env.insns[pc];
-    let Some((width, _, a_reg, a, b_reg, b)) = operands(state, &insn) else {
+    let Some((width, cond, a_reg, a, b_reg, b)) = operands(state, &insn) else {
         return;
     };
     if !check_usable(env, pc, a_reg, &a) {
@@ -57,7 +57,11 @@ pub fn check(env: &mut Env<'_>, state: &State, pc: usize) {
     let is_zero = |v: &Value| matches!(v, Value::Num(n) if n.is_constant() == Some(0));
     match (&a, &b) {
         (Value::Num(_), Value::Num(_)) => {}
-        (Value::Ptr(_), z) | (z, Value::Ptr(_)) if is_zero(z) && width == Width::W64 => {}
+        // Equality and unsigned order with 0 only tell NULL from not NULL; a signed order
+        // would reveal the address's top bit (Linux refuses every pointer comparison but
+        // JEQ/JNE with 0 from unprivileged programs).
+        (Value::Ptr(_), z) | (z, Value::Ptr(_))
+            if is_zero(z) && width == Width::W64 && !is_signed(cond) => {}
         (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region && width == Width::W64 && !p.nullable && !q.nullable => {}
         _ if env.options.allow_ptr_leaks => {}
         _ => env.fail(
@@ -154,6 +158,10 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
         _ => {}
     }
     state.reduce();
+}
+
+fn is_signed(cond: Cond) -> bool {
+    matches!(cond, Cond::Sgt | Cond::Sge | Cond::Slt | Cond::Sle)
 }
 
 /// `a OP b` written as `b OP' a`.
