@@ -250,17 +250,50 @@ impl Builder {
             }
         }
         // Constraints no entry state could use.
-        let unused: Vec<String> = self
+        let typed: Vec<u8> = self
+            .items
+            .iter()
+            .filter_map(|i| match &i.c {
+                Constraint::TypeIn {
+                    subject: Subject::Reg(r),
+                    ..
+                } => Some(*r),
+                _ => None,
+            })
+            .collect();
+        let unused: Vec<(String, &'static str)> = self
             .items
             .iter()
             .filter(|i| !i.applied)
-            .map(|i| i.text.clone())
+            .map(|i| {
+                let reason = match &i.c {
+                    _ if states.is_empty() => "unused: no state satisfies the constraints",
+                    Constraint::Range {
+                        term:
+                            Term {
+                                subject: Subject::Reg(10),
+                                ..
+                            },
+                        ..
+                    } => "r10 is the frame pointer: its address and other fields are dropped",
+                    Constraint::Range {
+                        term:
+                            Term {
+                                subject: Subject::Reg(r),
+                                ..
+                            },
+                        ..
+                    } if !typed.contains(r) => "a register with no type is uninitialised",
+                    _ => "applies to no type the register may have",
+                };
+                (i.text.clone(), reason)
+            })
             .collect();
-        for text in unused {
+        for (text, reason) in unused {
             if !self.unsupported.iter().any(|u| u.constraint == text) {
                 self.unsupported.push(Unsupported {
                     constraint: text,
-                    reason: "applies to no type the register may have".into(),
+                    reason: reason.into(),
                 });
             }
         }
@@ -690,6 +723,11 @@ impl Builder {
             if equal && (!unsigned || (va.1 == vb.1 && c == 0)) {
                 // Equal bit patterns are equal signed numbers.
                 s.zone.add_equal(va.0, vb.0, c);
+            } else if equal && c == 0 {
+                // `x.uvalue = y.svalue`: the same bits, and the signed side is non-negative,
+                // so both are the same non-negative number.
+                s.zone.add_equal(va.0, vb.0, 0);
+                s.zone.add_lower(va.0, 0);
             } else if !equal && !unsigned {
                 s.zone.add_difference(va.0, vb.0, c);
             } else {

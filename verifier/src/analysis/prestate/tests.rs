@@ -176,3 +176,17 @@ fn shared_pointer_may_be_null_when_its_address_may_be_zero() {
     );
     assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
 }
+
+#[test]
+fn unsigned_equals_signed_means_equal_and_non_negative() {
+    // r2 = r1 with r1 >= 0: the branch on r2 < 0 (signed) cannot be taken.
+    let pre = [
+        "r0.type=number",
+        "r1.type=number",
+        "r2.type=number",
+        "r2.uvalue=r1.svalue",
+    ];
+    let (p, r) = run(&pre, "jsge %r1, 0, +1\nldxdw %r0, [%r10+8]\nexit");
+    assert!(p.unsupported().is_empty(), "{:?}", p.unsupported());
+    assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
+}
