@@ -424,3 +424,16 @@ fn signed_comparisons_of_pointers_with_zero_leak() {
     };
     assert_eq!(check(ProgramType::Xdp, src, &lax).0, Verdict::Accepted);
 }
+
+/// Found by the PREVAIL cross-check: a narrow store keeps the low bytes of a constant, which
+/// read back as that constant (and a map key stored from a wider constant is its low half).
+#[test]
+fn narrow_stack_constants_read_back() {
+    let opts = Options::default();
+    let src = "mov %r0, -127\nstxb [%r10-1], %r0\nldxb %r0, [%r10-1]\njeq %r0, 129, +1\nldxdw %r0, [%r10+8]\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, src, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let key = "lddw %r1, 0x100000002\nstxw [%r10-4], %r1\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd(1)\ncall 1\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, key, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}

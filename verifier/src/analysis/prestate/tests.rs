@@ -190,3 +190,15 @@ fn unsigned_equals_signed_means_equal_and_non_negative() {
     assert!(p.unsupported().is_empty(), "{:?}", p.unsupported());
     assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
 }
+
+#[test]
+fn narrow_stack_constants_survive_calls() {
+    let pre = [
+        "r0.type=number",
+        "s[511...511].type=number",
+        "s[511...511].svalue=1",
+    ];
+    let src = "call local +4\nldxb %r1, [%r10-1]\njeq %r1, 1, +1\nldxdw %r0, [%r10+8]\nexit\nmov %r0, 0\nexit";
+    let (_, r) = run(&pre, src);
+    assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
+}
