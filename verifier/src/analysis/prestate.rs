@@ -323,7 +323,7 @@ impl Builder {
                 && lo == hi
                 && let Ok(v) = i64::try_from(lo)
             {
-                shift = v - STACK_SIZE as i64;
+                shift = v.saturating_sub(STACK_SIZE as i64);
                 item.applied = true;
             }
         }
@@ -574,7 +574,7 @@ impl Builder {
                             &format!("r{r}.type"),
                             "a map of no known fd: a fresh one is chosen",
                         );
-                        self.fresh_map + usize::from(r)
+                        self.fresh_map.saturating_add(usize::from(r))
                     }
                 };
                 match self.maps.iter().find(|m| m.id == id) {

@@ -62,7 +62,10 @@ impl Builder {
                     types = Some(t.clone());
                 }
             }
-            let (start, end) = (lo - self.shift, hi - self.shift + 1);
+            let (start, end) = (
+                lo.saturating_sub(self.shift),
+                hi.saturating_sub(self.shift).saturating_add(1),
+            );
             if start < 0 || end > STACK_SIZE as i64 || start >= end {
                 self.unsupported(&text, "outside the stack frame");
                 self.mark_cell_used(&subject);

@@ -202,3 +202,92 @@ fn narrow_stack_constants_survive_calls() {
     let (_, r) = run(&pre, src);
     assert_eq!(r.verdict, Verdict::Accepted, "{:?}", r.diagnostics);
 }
+
+#[test]
+fn malformed_constraints_do_not_panic() {
+    let weird = [
+        "",
+        "=",
+        "r1.type=",
+        "r1.type in {",
+        "s[5...].type=number",
+        "s[600...700].type=number",
+        "s[9...2].type=number",
+        "s[-8...-1].svalue=3",
+        "r1.map_fd=99999999999999999999999",
+        "r3.type=map_fd",
+        "r3.map_fd=18446744073709551615",
+        "r1.svalue=[5, 1]",
+        "r2.type=number",
+        "r2.uvalue=[-5, 3]",
+        "pc[1]=[1, +oo]",
+        "r1.svalue-r2.svalue<=99999999999999999999",
+        "r4.type=stack",
+        "r4.stack_numeric_size=-100",
+        "r4.stack_offset=[600, 9223372036854775807]",
+        "r10.stack_offset=-9223372036854775808",
+        "packet_size=[-oo, +oo]",
+    ];
+    let (p, r) = run(&weird, "exit");
+    assert!(!p.unsupported().is_empty());
+    assert_eq!(r.verdict, Verdict::Rejected);
+}
+
+/// Every field of every subject with extreme values, alone and in pairs with a type: building
+/// and running from them must not panic.
+#[test]
+fn extreme_constraints_do_not_panic() {
+    let subjects = [
+        "r0",
+        "r1",
+        "r10",
+        "s[0...7]",
+        "s[504...511]",
+        "s[511...511]",
+    ];
+    let fields = [
+        "type",
+        "svalue",
+        "uvalue",
+        "ctx_offset",
+        "stack_offset",
+        "packet_offset",
+        "shared_offset",
+        "shared_region_size",
+        "stack_numeric_size",
+        "map_fd",
+    ];
+    let values = [
+        "0",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551615",
+        "[-oo, +oo]",
+        "[5, -5]",
+        "number",
+        "stack",
+        "shared",
+        "packet",
+        "map_fd",
+        "map_fd_programs",
+        "ctx",
+        "packet_size",
+        "r1.svalue+7",
+    ];
+    let types = ["number", "ctx", "stack", "packet", "shared", "map_fd"];
+    let mut n = 0;
+    for s in subjects {
+        for f in fields {
+            for v in values {
+                for t in types {
+                    let pre = [format!("{s}.type={t}"), format!("{s}.{f}={v}")];
+                    let pre: Vec<&str> = pre.iter().map(String::as_str).collect();
+                    let _ = run(&pre, "ldxdw %r0, [%r1]\nexit");
+                    n += 1;
+                }
+            }
+        }
+    }
+    assert!(n > 1000);
+}
