@@ -247,7 +247,7 @@ fn print_summary(t: &Tally, known: &[Known]) {
     }
     println!("  run                               {:>4}", t.run);
     println!(
-        "  with unsupported pre constraints  {:>4}",
+        "  with unsupported pre constraints  {:>4}  (constraints dropped, by reason:)",
         t.unsupported_cases
     );
     for (why, n) in &t.unsupported_reasons {
