@@ -430,3 +430,85 @@ fn for_each_map_elem_callbacks_see_the_maps_key_and_value() {
     let bad_ret = for_each("mov %r0, 7\nexit");
     assert_eq!(check(ProgramType::Xdp, &bad_ret, &opts).1, Some("exit"));
 }
+
+/// Found by the PREVAIL cross-check (`tests/prevail.rs`): a 32-bit division divides by the
+/// divisor's low half, which may be zero when the 64-bit value is not.
+#[test]
+fn strict_division_looks_at_the_low_half_in_32_bit_operations() {
+    let strict = Options {
+        strict_div: true,
+        ..Options::default()
+    };
+    let src = |divisor: &str| {
+        format!("lddw %r0, {divisor}\nmov %r1, 10\ndiv32 %r1, %r0\nmov %r0, 0\nexit")
+    };
+    let (verdict, kind, _) = check(ProgramType::Xdp, &src("0x100000000"), &strict);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("division")));
+    let (verdict, _, first) = check(ProgramType::Xdp, &src("0x100000001"), &strict);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
+
+/// Found by the PREVAIL cross-check: two map value pointers may point into different entries,
+/// so their distance would expose kernel addresses; packet pointers are one object.
+#[test]
+fn only_pointers_into_one_object_may_be_subtracted() {
+    let two_lookups = format!(
+        "{LOOKUP}jeq %r0, 0, +7\nmov %r6, %r0\n{LOOKUP}jeq %r0, 0, +1\nsub %r6, %r0\nmov %r0, 0\nexit"
+    );
+    let (verdict, kind, _) = check(ProgramType::Xdp, &two_lookups, &Options::default());
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("leak")));
+    let packet = format!("{XDP}sub %r3, %r2\nmov %r0, 0\nexit");
+    let (verdict, _, first) = check(ProgramType::Xdp, &packet, &Options::default());
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
+
+/// Found by the PREVAIL cross-check: `movsx` writes its destination without reading it.
+#[test]
+fn sign_extending_move_does_not_read_its_destination() {
+    let src = "mov %r2, 384\nmovsx864 %r3, %r2\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, src, &Options::default());
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
+
+/// Found by the PREVAIL cross-check: unsigned comparisons of a pointer with 0 decide NULL-ness
+/// (`p <= 0` is `p == 0`, `p < 0` never holds), like `==` and `!=` do.
+#[test]
+fn unsigned_comparisons_with_zero_check_null() {
+    let opts = Options::default();
+    let ctx = "jle %r1, 0, +1\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, ctx, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let checked = format!("{LOOKUP}jle %r0, 0, +1\nldxw %r0, [%r0]\nmov %r0, 0\nexit");
+    let (verdict, _, first) = check(ProgramType::Xdp, &checked, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let never = format!("{LOOKUP}jlt %r0, 0, +1\nldxw %r0, [%r0]\nmov %r0, 0\nexit");
+    let (verdict, kind, _) = check(ProgramType::Xdp, &never, &opts);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("null")));
+}
+
+/// Found by the PREVAIL cross-check: a signed comparison of a pointer with 0 reveals the top
+/// bit of its address.
+#[test]
+fn signed_comparisons_of_pointers_with_zero_leak() {
+    let src = "jslt %r1, 0, +0\nmov %r0, 0\nexit";
+    let (verdict, kind, _) = check(ProgramType::Xdp, src, &Options::default());
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("leak")));
+    let lax = Options {
+        allow_ptr_leaks: true,
+        ..Options::default()
+    };
+    assert_eq!(check(ProgramType::Xdp, src, &lax).0, Verdict::Accepted);
+}
+
+/// Found by the PREVAIL cross-check: a narrow store keeps the low bytes of a constant, which
+/// read back as that constant (and a map key stored from a wider constant is its low half).
+#[test]
+fn narrow_stack_constants_read_back() {
+    let opts = Options::default();
+    let src = "mov %r0, -127\nstxb [%r10-1], %r0\nldxb %r0, [%r10-1]\njeq %r0, 129, +1\nldxdw %r0, [%r10+8]\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, src, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let key = "lddw %r1, 0x100000002\nstxw [%r10-4], %r1\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd(1)\ncall 1\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, key, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}

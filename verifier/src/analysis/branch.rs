@@ -43,7 +43,7 @@ fn operands(
 /// Checks a comparison (checking pass only): operands usable, pointer comparisons allowed.
 pub fn check(env: &mut Env<'_>, state: &State, pc: usize) {
     let insn = env.insns[pc];
-    let Some((width, _, a_reg, a, b_reg, b)) = operands(state, &insn) else {
+    let Some((width, cond, a_reg, a, b_reg, b)) = operands(state, &insn) else {
         return;
     };
     if !check_usable(env, pc, a_reg, &a) {
@@ -57,7 +57,11 @@ pub fn check(env: &mut Env<'_>, state: &State, pc: usize) {
     let is_zero = |v: &Value| matches!(v, Value::Num(n) if n.is_constant() == Some(0));
     match (&a, &b) {
         (Value::Num(_), Value::Num(_)) => {}
-        (Value::Ptr(_), z) | (z, Value::Ptr(_)) if is_zero(z) && width == Width::W64 => {}
+        // Equality and unsigned order with 0 only tell NULL from not NULL; a signed order
+        // would reveal the address's top bit (Linux refuses every pointer comparison but
+        // JEQ/JNE with 0 from unprivileged programs).
+        (Value::Ptr(_), z) | (z, Value::Ptr(_))
+            if is_zero(z) && width == Width::W64 && !is_signed(cond) => {}
         (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region && width == Width::W64 && !p.nullable && !q.nullable => {}
         _ if env.leaks_allowed() => {}
         _ => env.fail(
@@ -97,16 +101,20 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
         (Value::Ptr(p), Value::Num(n)) | (Value::Num(n), Value::Ptr(p))
             if n.is_constant() == Some(0) && width == Width::W64 =>
         {
-            let is_null = match (cond, taken) {
-                (Cond::Eq, true) | (Cond::Ne, false) => Some(true),
-                (Cond::Eq, false) | (Cond::Ne, true) => Some(false),
+            let ptr_left = matches!(a, Value::Ptr(_));
+            // What holds on this edge, written `p OP 0`: unsigned, `p <= 0` is `p == 0`,
+            // `p > 0` is `p != 0`, and `p < 0` never holds.
+            let holds = holds_on_edge(if ptr_left { cond } else { mirror(cond) }, taken);
+            let is_null = match holds {
+                Cond::Eq | Cond::Le => Some(true),
+                Cond::Ne | Cond::Gt => Some(false),
+                Cond::Lt => {
+                    state.bottom = true;
+                    return;
+                }
                 _ => None,
             };
-            let ptr_reg = if matches!(a, Value::Ptr(_)) {
-                Some(a_reg)
-            } else {
-                b_reg
-            };
+            let ptr_reg = if ptr_left { Some(a_reg) } else { b_reg };
             match is_null {
                 Some(true) if !p.nullable => state.bottom = true,
                 Some(true) => set_null(state, p, ptr_reg, true),
@@ -152,6 +160,48 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
     state.reduce();
 }
 
+fn is_signed(cond: Cond) -> bool {
+    matches!(cond, Cond::Sgt | Cond::Sge | Cond::Slt | Cond::Sle)
+}
+
+/// `a OP b` written as `b OP' a`.
+fn mirror(cond: Cond) -> Cond {
+    match cond {
+        Cond::Gt => Cond::Lt,
+        Cond::Ge => Cond::Le,
+        Cond::Lt => Cond::Gt,
+        Cond::Le => Cond::Ge,
+        Cond::Sgt => Cond::Slt,
+        Cond::Sge => Cond::Sle,
+        Cond::Slt => Cond::Sgt,
+        Cond::Sle => Cond::Sge,
+        c => c,
+    }
+}
+
+/// The comparison that holds on an edge of `cond` (itself when taken, its negation when
+/// not); `Set` has no negation among the conditions and stays itself (callers learn nothing
+/// from it).
+fn holds_on_edge(cond: Cond, taken: bool) -> Cond {
+    use Cond::*;
+    if taken {
+        return cond;
+    }
+    match cond {
+        Eq => Ne,
+        Ne => Eq,
+        Gt => Le,
+        Ge => Lt,
+        Lt => Ge,
+        Le => Gt,
+        Sgt => Sle,
+        Sge => Slt,
+        Slt => Sge,
+        Sle => Sgt,
+        Set => Set,
+    }
+}
+
 /// The signed comparison with the same meaning (for offsets, which are small signed numbers).
 fn signed_version(cond: Cond) -> Cond {
     match cond {
@@ -186,23 +236,7 @@ fn relate(
 ) {
     use Cond::*;
     // Normalise to "a OP b holds".
-    let cond = if taken {
-        cond
-    } else {
-        match cond {
-            Eq => Ne,
-            Ne => Eq,
-            Gt => Le,
-            Ge => Lt,
-            Lt => Ge,
-            Le => Gt,
-            Sgt => Sle,
-            Sge => Slt,
-            Slt => Sge,
-            Sle => Sgt,
-            Set => return,
-        }
-    };
+    let cond = holds_on_edge(cond, taken);
     let signed = matches!(cond, Sgt | Sge | Slt | Sle);
     if !signed && !matches!(cond, Eq | Ne) && !unsigned_ok {
         return;

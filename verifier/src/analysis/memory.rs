@@ -328,7 +328,7 @@ fn load(
                         };
                         Value::num((c >> shift) & bits)
                     }
-                    None => unknown,
+                    None => stack.constant_at(lo, n).map_or(unknown, Value::num),
                 },
                 Some(Value::Ptr(_)) | Some(Value::Bad(Unusable::CorruptedPointer)) => {
                     if !env.leaks_allowed() {
@@ -343,7 +343,8 @@ fn load(
                     }
                     unknown
                 }
-                _ => unknown,
+                // Bytes written by a narrow store of a known constant read back as it.
+                _ => stack.constant_at(lo, n).map_or(unknown, Value::num),
             }
         }
         Region::Packet => {
@@ -580,13 +581,12 @@ fn store(
                     );
                 }
                 stack.write_bytes(at, n);
+                // The store keeps the low `n` bytes of the constant.
                 if let Value::Num(c) = &v
                     && let Some(c) = c.is_constant()
                 {
-                    stack.note_const(at, n, c);
+                    stack.note_const(at, n, c & (u64::MAX >> (64 - 8 * n)));
                 }
-                // A narrow store of a known constant into an otherwise empty slot is not kept;
-                // reading it back gives an unknown number of the read's size.
             }
         }
         Region::Packet => {

@@ -16,6 +16,7 @@ mod calls;
 mod fixpoint;
 mod helper_args;
 mod memory;
+pub mod prestate;
 pub mod report;
 mod stack;
 mod state;

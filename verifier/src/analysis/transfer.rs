@@ -240,14 +240,20 @@ fn alu(
         }
         return;
     }
-    if op == AluOp::Mov && width == Width::W32 {
+    // A 32-bit move or a sign-extending move writes dst without reading it.
+    if (op == AluOp::Mov && width == Width::W32) || matches!(op, AluOp::MovSx(_)) {
         if let Value::Num(s) = &src_value {
             state.set(
                 dloc,
                 Value::Num(scalar::binary(width, op, &Scalar::top(), s)),
             );
         } else {
-            leak_or_unknown(env, state, pc, dst, "a pointer is truncated to 32 bits");
+            let what = if op == AluOp::Mov {
+                "a pointer is truncated to 32 bits"
+            } else {
+                "a pointer is sign-extended from its low bits"
+            };
+            leak_or_unknown(env, state, pc, dst, what);
         }
         return;
     }
@@ -266,9 +272,14 @@ fn alu(
     }
     match (&dst_value, &src_value) {
         (Value::Num(a), Value::Num(b)) => {
+            // A 32-bit operation divides by the low half of the divisor.
+            let divisor = match width {
+                Width::W64 => *b,
+                Width::W32 => b.truncate(4),
+            };
             if env.options.strict_div
                 && matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod)
-                && b.contains(0)
+                && divisor.contains(0)
             {
                 env.fail(
                     pc,
@@ -330,9 +341,12 @@ fn alu(
             ptr_plus(env, state, pc, dst, p, &n, false, None);
         }
         (Value::Ptr(p), Value::Ptr(q))
-            if width == Width::W64 && op == AluOp::Sub && p.region == q.region =>
+            if width == Width::W64
+                && op == AluOp::Sub
+                && p.region == q.region
+                && single_object(p.region) =>
         {
-            // The distance between two pointers into one region is a number (data_end - data).
+            // The distance between two pointers into one object is a number (data_end - data).
             let (lo, hi) = match src_var {
                 Some(s) => {
                     let hi = state.zone.diff_bound(dvar, s);
@@ -377,6 +391,13 @@ fn alu(
             leak_or_unknown(env, state, pc, dst, what);
         }
     }
+}
+
+/// Regions that are one object in every state: the distance between two pointers into them
+/// reveals no address. Two pointers into "a value of map m" (or two helper buffers of one
+/// size) may point into different objects, whose distance would expose kernel addresses.
+fn single_object(region: Region) -> bool {
+    matches!(region, Region::Ctx | Region::Stack { .. } | Region::Packet)
 }
 
 /// An operation turned a pointer into a number: under the strict policy that exposes an

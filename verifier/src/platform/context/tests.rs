@@ -180,7 +180,7 @@ fn access_rules() {
         (T::RawTracepoint, 88, 8, false, Some(Scalar)),
         (T::RawTracepoint, 92, 4, false, Some(Scalar)),
         (T::RawTracepoint, 96, 8, false, None),
-        (T::Tracing, 8, 8, false, Some(Scalar)),
+        (T::Tracing, 8, 8, false, Some(FieldKind::BtfArg)),
         (T::Tracing, 8, 4, false, None),
         (T::Lsm, 96, 8, false, None),
         // perf_event.
