@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Cases PREVAIL accepts that we reject, as measured; may only go down.
-const PRECISION_BASELINE: usize = 57;
+const PRECISION_BASELINE: usize = 56;
 /// Safe cases whose post-state we cannot match (a bound not entailed, or an end PREVAIL
 /// proves unreachable that we reach), as measured; may only go down.
 const POST_GAP_BASELINE: usize = 16;
