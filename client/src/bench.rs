@@ -21,6 +21,10 @@ pub struct BenchArgs {
     /// packet check, variable-offset read, bounded loop, map lookup).
     #[arg(long, value_name = "SEGMENTS")]
     pub stress: Option<usize>,
+    /// With --stress: write the generated program to this ELF object instead of verifying it
+    /// (to time other verifiers on the same program).
+    #[arg(long, value_name = "FILE", requires = "stress")]
+    pub emit_elf: Option<PathBuf>,
     /// Verification options, as for `check`.
     #[command(flatten)]
     pub check: CheckArgs,
@@ -87,6 +91,10 @@ fn peak_rss_mb() -> Option<f64> {
 pub fn run(args: &BenchArgs) -> Result<bool> {
     let options = args.check.options();
     if let Some(segments) = args.stress {
+        if let Some(path) = &args.emit_elf {
+            crate::stress::emit(segments, path)?;
+            return Ok(true);
+        }
         return crate::stress::run(segments, &options);
     }
     let dir = args.dir.clone().unwrap_or_default();

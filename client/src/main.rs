@@ -11,6 +11,7 @@ mod object;
 mod plugin;
 mod program_file;
 mod stress;
+mod stress_elf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

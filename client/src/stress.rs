@@ -26,9 +26,9 @@ pub fn program(segments: usize) -> String {
     s
 }
 
-pub fn run(segments: usize, options: &Options) -> Result<bool> {
-    let insns = assemble(&program(segments)).context("assembling the stress program")?;
-    let maps = [MapInfo {
+/// The stress program's one map: a hash of 8-byte counters.
+fn counters() -> MapInfo {
+    MapInfo {
         name: "counters".into(),
         map_type: 1,
         key_size: 4,
@@ -37,7 +37,26 @@ pub fn run(segments: usize, options: &Options) -> Result<bool> {
         read_only: false,
         frozen: None,
         inner: None,
-    }];
+    }
+}
+
+/// Writes the stress program of `segments` segments as an ELF object (section `xdp`,
+/// function `stress`), for timing other verifiers on the same program.
+pub fn emit(segments: usize, path: &std::path::Path) -> Result<()> {
+    let insns = assemble(&program(segments)).context("assembling the stress program")?;
+    let bytes = crate::stress_elf::object(&insns, "stress", &counters());
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {} ({} instructions, section xdp, function stress)",
+        path.display(),
+        insns.len()
+    );
+    Ok(())
+}
+
+pub fn run(segments: usize, options: &Options) -> Result<bool> {
+    let insns = assemble(&program(segments)).context("assembling the stress program")?;
+    let maps = [counters()];
     let started = Instant::now();
     let report = verify(
         Input {
