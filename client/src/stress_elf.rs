@@ -191,7 +191,7 @@ pub fn object(insns: &[Insn], name: &str, map: &MapInfo) -> Vec<u8> {
         .chain([(&shstr, shstrtab.as_slice())])
         .enumerate()
     {
-        while out.len() as u64 % s.align.max(1) != 0 {
+        while !(out.len() as u64).is_multiple_of(s.align.max(1)) {
             out.push(0);
         }
         let offset = out.len() as u64;
@@ -208,7 +208,7 @@ pub fn object(insns: &[Insn], name: &str, map: &MapInfo) -> Vec<u8> {
         h[56..64].copy_from_slice(&s.entsize.to_le_bytes());
         headers.push(h);
     }
-    while out.len() % 8 != 0 {
+    while !out.len().is_multiple_of(8) {
         out.push(0);
     }
     let shoff = out.len() as u64;
