@@ -100,7 +100,7 @@ pub fn object(insns: &[Insn], name: &str, map: &MapInfo) -> Vec<u8> {
         rel.extend_from_slice(&((map_symbol << 32) | R_BPF_64_64).to_le_bytes());
     }
 
-    let sections = vec![
+    let sections = [
         Section {
             name: "xdp",
             kind: SHT_PROGBITS,
