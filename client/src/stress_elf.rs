@@ -231,3 +231,42 @@ pub fn object(insns: &[Insn], name: &str, map: &MapInfo) -> Vec<u8> {
     e[62..64].copy_from_slice(&(shnum - 1).to_le_bytes()); // e_shstrndx
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vouch_verifier::analysis::{Options, Verdict, verify_program};
+    use vouch_verifier::elf::{LoadOptions, load};
+    use vouch_verifier::isa::asm::assemble;
+
+    /// The object loads back to the same program (map references relocated to the map) and
+    /// verifies as the in-memory program does.
+    #[test]
+    fn emitted_object_loads_back_to_the_same_program() {
+        let insns = assemble(&crate::stress::program(3)).expect("stress program assembles");
+        let map = MapInfo {
+            name: "counters".into(),
+            map_type: 1,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1024,
+            read_only: false,
+            frozen: None,
+            inner: None,
+        };
+        let bytes = object(&insns, "stress", &map);
+        let obj = load(&bytes, &LoadOptions::default()).expect("emitted object loads");
+        assert_eq!(obj.maps.len(), 1);
+        assert_eq!(obj.maps[0].name, "counters");
+        assert_eq!((obj.maps[0].key_size, obj.maps[0].value_size), (4, 8));
+        let program = obj
+            .programs
+            .iter()
+            .find(|p| p.section == "xdp" && p.function == "stress")
+            .expect("xdp/stress listed");
+        let loaded = program.insns.as_ref().expect("decodes");
+        assert_eq!(loaded, &insns);
+        let report = verify_program(&obj, program, &Options::default());
+        assert_eq!(report.verdict, Verdict::Accepted);
+    }
+}
