@@ -229,7 +229,7 @@ fn json_report(file: &str, outcomes: &[Outcome<'_>]) -> serde_json::Value {
     json!({"file": file, "programs": programs, "error": null})
 }
 
-fn print_text(file: &str, outcomes: &[Outcome<'_>]) {
+pub fn print_text(file: &str, outcomes: &[Outcome<'_>]) {
     for o in outcomes {
         let p = o.program;
         let name = format!("{}/{}", p.section, p.function);

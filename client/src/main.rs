@@ -10,6 +10,7 @@ mod conformance;
 mod object;
 mod plugin;
 mod program_file;
+mod run_object;
 mod stress;
 mod stress_elf;
 
@@ -89,19 +90,24 @@ enum Command {
         #[command(flatten)]
         load: object::LoadArgs,
     },
-    /// Run raw bytecode or assembly on the reference interpreter, with the conformance helpers.
+    /// Run a program of an ELF object (verified first; refused unless accepted) on a packet or
+    /// a pcap with the user-space runtime; or raw bytecode / assembly with the conformance
+    /// helpers.
     Run {
-        /// Raw bytecode or a `.s`/`.asm` file.
+        /// An ELF object, raw bytecode, or a `.s`/`.asm` file.
         file: PathBuf,
-        /// Input memory as hex bytes (r1 = its address, r2 = its length).
+        /// Raw bytecode only: input memory as hex bytes (r1 = its address, r2 = its length).
         #[arg(long, conflicts_with = "input")]
         mem: Option<String>,
-        /// Input memory from a file.
+        /// The input: for an object, the packet (or, for types without a packet, the context
+        /// bytes); for raw bytecode, the memory r1 points to.
         #[arg(long)]
         input: Option<PathBuf>,
-        /// Instruction budget.
+        /// Instruction budget per run.
         #[arg(long, default_value_t = vouch_verifier::interp::Config::default().max_steps)]
         max_steps: u64,
+        #[command(flatten)]
+        object: run_object::ObjectRunArgs,
     },
 }
 
@@ -140,7 +146,19 @@ fn dispatch(command: Command) -> Result<bool> {
             mem,
             input,
             max_steps,
-        } => program_file::run(&file, mem.as_deref(), input.as_deref(), max_steps),
+            object: object_args,
+        } => {
+            if object::is_elf(&file) {
+                if mem.is_some() {
+                    anyhow::bail!(
+                        "--mem is for raw bytecode; give an object a packet with --input"
+                    );
+                }
+                run_object::run(&file, input.as_deref(), max_steps, &object_args)
+            } else {
+                program_file::run(&file, mem.as_deref(), input.as_deref(), max_steps)
+            }
+        }
     }
 }
 
