@@ -377,9 +377,10 @@ fn fentry_arguments_are_readable_not_writable() {
     assert_eq!(verdict, Verdict::Accepted, "{first}");
     let write = "ldxdw %r6, [%r1+8]\nstdw [%r6+16], 1\nmov %r0, 0\nexit";
     assert_eq!(check(ProgramType::Tracing, write, &opts).1, Some("memory"));
-    // The value read is a number: reading through it needs a helper.
-    let chase = "ldxdw %r6, [%r1+8]\nldxdw %r2, [%r6]\nldxdw %r3, [%r2]\nmov %r0, 0\nexit";
-    assert_eq!(check(ProgramType::Tracing, chase, &opts).1, Some("memory"));
+    // Fields are read through too (`xdp->rxq->dev->ifindex`), with the same loads.
+    let chase = "ldxdw %r6, [%r1+8]\nldxdw %r2, [%r6]\nldxw %r3, [%r2+4]\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Tracing, chase, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
     // A socket from a tc program's context is not a BTF argument.
     let sk = "ldxdw %r6, [%r1+168]\njeq %r6, 0, +1\nldxdw %r2, [%r6+16]\nmov %r0, 0\nexit";
     assert_eq!(check(ProgramType::SchedCls, sk, &opts).1, Some("memory"));
@@ -511,4 +512,31 @@ fn narrow_stack_constants_read_back() {
     let key = "lddw %r1, 0x100000002\nstxw [%r10-4], %r1\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd(1)\ncall 1\nmov %r0, 0\nexit";
     let (verdict, _, first) = check(ProgramType::Xdp, key, &opts);
     assert_eq!(verdict, Verdict::Accepted, "{first}");
+}
+
+/// Helpers trust kernel object pointers: only a pointer to the start of an object of the
+/// right type is passed; an untyped fentry argument (its type is in the kernel's BTF) or an
+/// interior pointer is refused.
+#[test]
+fn helpers_get_only_typed_kernel_objects_at_offset_zero() {
+    let opts = Options::default();
+    // bpf_get_task_stack(task, buf, 64, 0) with a 64-byte buffer on the stack.
+    let stack_of = |task: &str| {
+        format!(
+            "{task}mov %r2, %r10\nadd %r2, -64\nmov %r3, 64\nmov %r4, 0\ncall 141\nmov %r0, 0\nexit"
+        )
+    };
+    let current = stack_of("call 158\nmov %r1, %r0\n");
+    let (verdict, _, first) = check(ProgramType::Tracing, &current, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let interior = stack_of("call 158\nmov %r1, %r0\nadd %r1, 8\n");
+    assert_eq!(
+        check(ProgramType::Tracing, &interior, &opts).1,
+        Some("helper")
+    );
+    let untyped = stack_of("ldxdw %r1, [%r1]\n");
+    assert_eq!(
+        check(ProgramType::Tracing, &untyped, &opts).1,
+        Some("helper")
+    );
 }

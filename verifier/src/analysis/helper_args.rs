@@ -145,22 +145,47 @@ pub(super) fn check_arg(
             Value::Num(n) if nullable && n.is_constant() == Some(0) => {}
             _ => bad(env, "the context pointer, unmodified"),
         },
-        Arg::Socket { nullable } | Arg::BtfId { nullable, .. } => match v {
-            Value::Ptr(Ptr {
-                region: Region::Kernel { .. },
-                nullable: n,
-                ..
-            }) if nullable || !n => {}
-            Value::Num(n) if nullable && n.is_constant() == Some(0) => {}
-            _ => bad(env, "a kernel object pointer, checked against NULL"),
-        },
+        // Helpers trust these pointers (Linux checks their BTF type): only a pointer to the
+        // start of an object of the right type will do, never an untyped kernel address.
+        Arg::Socket { nullable } | Arg::BtfId { nullable, .. } => {
+            let want = match arg {
+                Arg::BtfId { name, .. } => Some(name),
+                _ => None,
+            };
+            match v {
+                Value::Ptr(
+                    p @ Ptr {
+                        region: Region::Kernel { btf_name },
+                        nullable: n,
+                        ..
+                    },
+                ) if (nullable || !n) && kernel_object_ok(btf_name, want, p) => {}
+                Value::Num(n) if nullable && n.is_constant() == Some(0) => {}
+                _ => {
+                    let what = match want {
+                        Some(name) if !name.is_empty() => {
+                            format!(
+                                "a pointer to the start of a `struct {name}`, checked against NULL"
+                            )
+                        }
+                        _ => {
+                            "a pointer to the start of a kernel socket object, checked against NULL"
+                                .into()
+                        }
+                    };
+                    bad(env, &what)
+                }
+            }
+        }
         Arg::OwnedSocket | Arg::PercpuBtfId | Arg::Kptr => match v {
-            Value::Ptr(Ptr {
-                region: Region::Kernel { .. },
-                nullable: false,
-                ..
-            }) => {}
-            _ => bad(env, "a kernel object pointer, checked against NULL"),
+            Value::Ptr(
+                p @ Ptr {
+                    region: Region::Kernel { btf_name },
+                    nullable: false,
+                    ..
+                },
+            ) if kernel_object_ok(btf_name, Some(""), p) => {}
+            _ => bad(env, "a typed kernel object pointer, checked against NULL"),
         },
         Arg::SpinLock | Arg::Timer => match v {
             Value::Ptr(Ptr {
@@ -424,4 +449,42 @@ fn check_mem(
             }
         }
     }
+}
+
+/// Kernel pointers whose type the analysis does not know: traced functions' arguments, fields
+/// read through them, joins of different types, `__ksym` variables.
+pub(super) const UNTYPED_KERNEL: &[&str] = &[
+    "traced function argument",
+    "kernel field",
+    "kernel object",
+    "kernel variable",
+];
+
+/// Socket types a `struct sock_common *` argument accepts (Linux's
+/// `ARG_PTR_TO_BTF_ID_SOCK_COMMON`: every type that starts with a `sock_common`).
+const SOCK_FAMILY: &[&str] = &[
+    "sock",
+    "sock_common",
+    "tcp_sock",
+    "udp_sock",
+    "tcp6_sock",
+    "udp6_sock",
+    "tcp_timewait_sock",
+    "tcp_request_sock",
+    "request_sock",
+    "inet_sock",
+    "mptcp_sock",
+    "unix_sock",
+];
+
+/// A kernel pointer a helper may be given where it expects an object of type `want` (`None`:
+/// any socket; `Some("")`: any typed object): a known type that matches, at offset 0.
+fn kernel_object_ok(btf_name: &str, want: Option<&str>, p: &Ptr) -> bool {
+    let typed = !UNTYPED_KERNEL.contains(&btf_name);
+    let matches = match want {
+        None => SOCK_FAMILY.contains(&btf_name),
+        Some("") => true,
+        Some(name) => btf_name == name || (name == "sock" && SOCK_FAMILY.contains(&btf_name)),
+    };
+    typed && matches && p.off.is_constant() == Some(0)
 }

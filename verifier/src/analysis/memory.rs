@@ -385,9 +385,22 @@ fn load(
         }
         Region::Ctx => return ctx_load(env, state, pc, p, off, n),
         // Linux turns these loads into fault-tolerant `PROBE_MEM` loads: any address is safe,
-        // the value read is unknown (a field of unknown type: a number here; reading through
-        // it again needs a helper).
-        Region::Kernel { .. } if env.program_type.has_btf_args() => unknown,
+        // the value read is unknown. An 8-byte field may be a pointer the program reads
+        // through next (`xdp->rxq->dev->ifindex`), so it is an untyped kernel pointer, which
+        // helpers never take as an object (see `helper_args::UNTYPED_KERNEL`) and arithmetic
+        // turns into a number.
+        Region::Kernel { .. } if env.program_type.has_btf_args() => {
+            if n == 8 {
+                Value::ptr(
+                    Region::Kernel {
+                        btf_name: "kernel field",
+                    },
+                    0,
+                )
+            } else {
+                unknown
+            }
+        }
         Region::MapFd { .. } | Region::Func { .. } | Region::Kernel { .. } => {
             env.fail(
                 pc,
