@@ -53,6 +53,12 @@ pub struct CheckArgs {
     /// include them (JSON).
     #[arg(long)]
     pub print_invariants: bool,
+    /// Reject a program whose analysis takes longer than this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub time_limit: Option<f64>,
+    /// Reject a program whose analysis needs more basic-block visits than this.
+    #[arg(long, value_name = "N", default_value_t = Options::default().max_block_visits)]
+    pub max_block_visits: u64,
     #[command(flatten)]
     pub load: LoadArgs,
 }
@@ -64,6 +70,11 @@ impl CheckArgs {
             strict_div: self.strict_div,
             allow_ptr_leaks: self.allow_ptr_leaks,
             collect_invariants: self.print_invariants,
+            max_block_visits: self.max_block_visits,
+            time_limit: self
+                .time_limit
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(std::time::Duration::from_secs_f64),
             ..Options::default()
         }
     }

@@ -540,3 +540,24 @@ fn helpers_get_only_typed_kernel_objects_at_offset_zero() {
         Some("helper")
     );
 }
+
+/// A program that needs more analysis than the budget allows is rejected, not analysed for
+/// ever: by block visits, and by wall-clock time.
+#[test]
+fn the_analysis_budget_rejects_instead_of_running_on() {
+    let src = "mov %r9, 0\nmov %r6, 0\nl0:\nmov %r7, 0\nl1:\nadd %r9, 3\nadd %r7, 1\njlt %r7, 100, l1\nadd %r6, 1\njlt %r6, 100, l0\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, src, &Options::default());
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let few_visits = Options {
+        max_block_visits: 20,
+        ..Options::default()
+    };
+    let (verdict, kind, _) = check(ProgramType::Xdp, src, &few_visits);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("budget")));
+    let no_time = Options {
+        time_limit: Some(std::time::Duration::ZERO),
+        ..Options::default()
+    };
+    let (verdict, kind, _) = check(ProgramType::Xdp, src, &no_time);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("budget")));
+}

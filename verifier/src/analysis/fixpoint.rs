@@ -94,6 +94,10 @@ struct Engine<'a> {
     /// Per block, how many of its out-edges have yet to be read in the final pass; its exit
     /// states are freed when this reaches zero.
     pending: Vec<usize>,
+    /// When the analysis started, for the time limit.
+    started: std::time::Instant,
+    /// The budget ran out: the walk unwinds without further work and the program is rejected.
+    exhausted: bool,
 }
 
 /// Runs the analysis from `entry` (the program's entry state, or a test's pre-state).
@@ -133,6 +137,8 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         visits: 0,
         gave_up: vec![],
         pending: vec![],
+        started: std::time::Instant::now(),
+        exhausted: false,
     };
     engine.pending = engine
         .cfg
@@ -161,6 +167,21 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         engine.component(c, true);
     }
     engine.report_gave_up();
+    if engine.exhausted {
+        let limit = match options.time_limit {
+            Some(t) if engine.started.elapsed() >= t => format!("its time limit of {t:?}"),
+            _ => format!("{} block visits", options.max_block_visits),
+        };
+        engine.env.checking = true;
+        engine.env.fail(
+            0,
+            "budget",
+            format!(
+                "the analysis stopped after {limit}: the program is too complex to prove safe within the budget"
+            ),
+            vec![],
+        );
+    }
     let unreachable = engine.cfg.unreachable.clone();
     let stats = Stats {
         blocks: n,
@@ -370,6 +391,9 @@ impl Engine<'_> {
     /// failed checks are reported.
     fn run_block(&mut self, b: NodeIndex, check: bool) {
         self.visits += 1;
+        if self.over_budget() {
+            return;
+        }
         let block = self.cfg.graph[b];
         if block.callback_loop {
             self.post[b.index()] = self.pre[b.index()].clone();
@@ -407,6 +431,20 @@ impl Engine<'_> {
         }
     }
 
+    /// Whether the analysis has used up its budget (checked on every block visit; the clock
+    /// on the first and then every 256th).
+    fn over_budget(&mut self) -> bool {
+        if !self.exhausted {
+            let options = self.env.options;
+            let late = self.visits % 256 == 1
+                && options
+                    .time_limit
+                    .is_some_and(|t| self.started.elapsed() >= t);
+            self.exhausted = self.visits as u64 > options.max_block_visits || late;
+        }
+        self.exhausted
+    }
+
     /// Whether `b`'s entry states outlive its final run: loop heads (termination is judged on
     /// them) and every block when the caller wants the invariants.
     fn keep_pre(&self, b: NodeIndex) -> bool {
@@ -437,6 +475,9 @@ impl Engine<'_> {
     /// invariants will not change again): instructions are checked and states are freed as
     /// soon as nothing needs them.
     fn component(&mut self, c: &Component, last: bool) {
+        if self.exhausted {
+            return;
+        }
         match c {
             Component::Vertex(v) => {
                 if *v != self.cfg.entry() {
@@ -482,6 +523,9 @@ impl Engine<'_> {
                         self.component(c, false);
                     }
                     iteration += 1;
+                    if self.exhausted {
+                        return;
+                    }
                     if iteration > MAX_HEAD_ITERATIONS {
                         self.gave_up.push(self.cfg.graph[*h].start);
                         break;

@@ -44,6 +44,13 @@ pub struct Options {
     pub max_loop_iterations: u64,
     /// Record the invariant at the head of every block in the report.
     pub collect_invariants: bool,
+    /// Most basic-block visits the fixpoint may make; beyond it the program is rejected
+    /// ("too complex to prove safe within the budget"). A hostile program cannot make the
+    /// analysis run for hours.
+    pub max_block_visits: u64,
+    /// Wall-clock limit of one program's analysis, likewise (`None`: no limit). The server
+    /// sets it from the request's deadline.
+    pub time_limit: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -54,6 +61,8 @@ impl Default for Options {
             allow_ptr_leaks: false,
             max_loop_iterations: 1 << 20,
             collect_invariants: false,
+            max_block_visits: 5_000_000,
+            time_limit: None,
         }
     }
 }
