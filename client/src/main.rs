@@ -10,6 +10,7 @@ mod conformance;
 mod object;
 mod plugin;
 mod program_file;
+mod smt;
 mod stress;
 
 use anyhow::Result;
