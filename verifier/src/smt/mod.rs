@@ -105,6 +105,16 @@ pub fn refine(
 ) -> Refined {
     let started = Instant::now();
     let maps = map_table(&object.maps);
+    // A `.text` function other programs link in is judged in its callers' contexts (its entry
+    // registers are their arguments, not r1 = ctx): encoding it from the program entry would
+    // under-approximate, so its alarms stay `unknown`.
+    let subprogram = program.section == ".text"
+        && object.programs.iter().any(|q| {
+            q.functions
+                .iter()
+                .skip(1)
+                .any(|f| f.section == program.section && f.name == program.function)
+        });
     let mut judged = vec![];
     let mut discharged = vec![];
     let mut kept = vec![];
@@ -112,6 +122,9 @@ pub fn refine(
         let left = limits.per_program.saturating_sub(started.elapsed());
         let status = match &program.insns {
             Err(_) => Err(Status::Unknown("the program does not decode".into())),
+            Ok(_) if subprogram => Err(Status::Unknown(
+                "a subprogram: judged in its callers' contexts, which are not encoded".into(),
+            )),
             Ok(_) if left.is_zero() => Err(Status::Unknown("program time limit reached".into())),
             Ok(insns) => {
                 let input = Input {
