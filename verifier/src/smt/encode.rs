@@ -206,7 +206,7 @@ pub fn encode(input: Input<'_>, pc: usize, property: Property) -> Result<Query, 
     let stack_base = enc.stack_top.clone();
     let stack_lo = &stack_base - bv(512);
     let ctx_end = &enc.ctx_base + bv(ctx_size);
-    // Facts of every placement: no region wraps or starts in the NULL page; the context, the
+    // Facts of every placement: no region wraps, starts in the low 4 GiB or ends in the top 4 GiB; the context, the
     // stack and the packet are distinct objects.
     let page = bv(4096);
     enc.region_sane(&enc.ctx_base.clone(), &ctx_end);
@@ -278,11 +278,8 @@ pub fn encode(input: Input<'_>, pc: usize, property: Property) -> Result<Query, 
     }
     let s = merge(at_alarm).ok_or_else(|| Unsupported("no path reaches the alarm".into()))?;
     let bad = enc.bad(&s, property);
-    // Replayable models: skb->len is the packet length, packets are small.
-    let mut witness = vec![
-        (&end0 - &data0).bvule(bv(1500)),
-        (&data0 - &meta0).bvule(bv(32)),
-    ];
+    // Replayable models: skb->len is the packet length, packets are small, no metadata.
+    let mut witness = vec![(&end0 - &data0).bvule(bv(1500)), data0.eq(&meta0)];
     if layout.is_some_and(|l| l.name == "struct __sk_buff") {
         let len = load_le(&mem0, &enc.ctx_base, 4);
         witness.push(len.eq((&end0 - &data0).extract(31, 0).zero_ext(32)));
@@ -360,9 +357,13 @@ fn store_le(mem: &Array, addr: &BV, n: usize, v: &BV) -> Array {
 }
 
 impl Encoder<'_> {
+    /// Facts of every region placement, in the interpreter (4 GiB windows from 2^32) and in
+    /// Linux (kernel addresses, far below the top 4 GiB): regions start at or above 2^32 and
+    /// end at or below 2^64 - 2^32, so a program's `data + 14` never wraps around.
     fn region_sane(&mut self, lo: &BV, hi: &BV) {
         self.assumptions.push(lo.bvule(hi));
-        self.assumptions.push(lo.bvuge(bv(4096)));
+        self.assumptions.push(lo.bvuge(bv(1 << 32)));
+        self.assumptions.push(hi.bvule(bv(u64::MAX << 32)));
     }
 
     fn operand(&self, s: &State, op: Operand) -> Val {
