@@ -89,6 +89,7 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<bool> {
+    crate::smt::available(args.check.z3)?;
     let options = args.check.options();
     if let Some(segments) = args.stress {
         if let Some(path) = &args.emit_elf {
@@ -111,6 +112,8 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
         None
     };
     let started = Instant::now();
+    let (mut z3_discharged, mut z3_programs_discharged) = (0usize, 0usize);
+    let mut z3_status: std::collections::BTreeMap<String, usize> = Default::default();
     let mut times: Vec<(f64, String)> = vec![];
     let (mut accepted, mut rejected, mut load_errors) = (0usize, 0usize, 0usize);
     let (mut unsound, mut false_alarms, mut safe_total, mut unsafe_total) =
@@ -133,7 +136,14 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
             }
         };
         let programs = selected(&object, None, None);
-        for o in check_all(&object, &programs, &options) {
+        for o in check_all(&object, &programs, &options, args.check.z3) {
+            if let Some(s) = &o.smt {
+                z3_discharged += s.discharged.len();
+                z3_programs_discharged += usize::from(!s.discharged.is_empty());
+                for (status, ..) in &s.judged {
+                    *z3_status.entry(status.clone()).or_insert(0usize) += 1;
+                }
+            }
             let name = format!("{rel}:{}/{}", o.program.section, o.program.function);
             times.push((o.seconds, name.clone()));
             let ok = o.report.verdict == Verdict::Accepted;
@@ -196,6 +206,16 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
     println!("\nslowest:");
     for (t, name) in times.iter().rev().take(10) {
         println!("  {:>9.2} ms  {name}", t * 1000.0);
+    }
+    if args.check.z3 {
+        println!(
+            "\nz3: {z3_discharged} false alarm(s) discharged in {z3_programs_discharged} program(s); alarms left: {}",
+            z3_status
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if safe_total + unsafe_total > 0 {
         println!(

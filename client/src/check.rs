@@ -59,6 +59,14 @@ pub struct CheckArgs {
     /// Reject a program whose analysis needs more basic-block visits than this.
     #[arg(long, value_name = "N", default_value_t = Options::default().max_block_visits)]
     pub max_block_visits: u64,
+    /// Refine alarms with Z3: discharge false ones, replay counterexamples of real ones
+    /// (needs a build with `--features z3`).
+    #[arg(long)]
+    pub z3: bool,
+    /// With --z3: write the packet bytes of the first counterexample to this file (raw bytes,
+    /// for `vouch run --input`).
+    #[arg(long, value_name = "FILE", requires = "z3")]
+    pub counterexample_out: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub load: LoadArgs,
 }
@@ -85,6 +93,8 @@ pub struct Outcome<'a> {
     pub program: &'a Program,
     pub report: Report,
     pub seconds: f64,
+    /// With `--z3`: what Z3 said (remaining alarms, in report order; discharged ones).
+    pub smt: Option<crate::smt::Smt>,
 }
 
 pub fn selected<'a>(
@@ -105,22 +115,31 @@ pub fn check_all<'a>(
     object: &'a Object,
     programs: &[&'a Program],
     options: &Options,
+    z3: bool,
 ) -> Vec<Outcome<'a>> {
     programs
         .iter()
         .map(|p| {
             let started = Instant::now();
             let report = verify_program(object, p, options);
+            let (report, smt) = if z3 && report.verdict == Verdict::Rejected {
+                let (r, s) = crate::smt::refine(report, object, p, options.strict_div);
+                (r, Some(s))
+            } else {
+                (report, None)
+            };
             Outcome {
                 program: p,
                 report,
                 seconds: started.elapsed().as_secs_f64(),
+                smt,
             }
         })
         .collect()
 }
 
 pub fn run(path: &Path, args: &CheckArgs) -> Result<bool> {
+    crate::smt::available(args.z3)?;
     let file = path.display().to_string();
     let object = match load(path, &args.load)? {
         Ok(o) => o,
@@ -142,7 +161,10 @@ pub fn run(path: &Path, args: &CheckArgs) -> Result<bool> {
     if programs.is_empty() {
         bail!("{file}: no program matches the selection");
     }
-    let outcomes = check_all(&object, &programs, &args.options());
+    let outcomes = check_all(&object, &programs, &args.options(), args.z3);
+    if let Some(out) = &args.counterexample_out {
+        crate::smt::write_packet(&outcomes, out)?;
+    }
     match args.format {
         CheckFormat::Text => print_text(&file, &outcomes),
         CheckFormat::Json => println!(
@@ -174,6 +196,8 @@ struct JsonError {
     message: String,
     values: Vec<String>,
     source: Option<JsonSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smt: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -184,6 +208,10 @@ struct JsonProgram {
     instructions: usize,
     verdict: String,
     errors: Vec<JsonError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discharged: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    discharged_alarms: Vec<serde_json::Value>,
     unreachable: Vec<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     invariants: Vec<JsonInvariant>,
@@ -210,7 +238,9 @@ fn json_report(file: &str, outcomes: &[Outcome<'_>]) -> serde_json::Value {
                 .report
                 .diagnostics
                 .iter()
-                .map(|d| JsonError {
+                .enumerate()
+                .map(|(i, d)| JsonError {
+                    smt: o.smt.as_ref().map(|s| s.json(i)),
                     pc: d.pc,
                     kind: d.kind,
                     message: d.message.clone(),
@@ -223,6 +253,12 @@ fn json_report(file: &str, outcomes: &[Outcome<'_>]) -> serde_json::Value {
                     }),
                 })
                 .collect(),
+            discharged: o.smt.as_ref().map(|s| s.discharged.len()),
+            discharged_alarms: o
+                .smt
+                .as_ref()
+                .map(|s| s.discharged_json())
+                .unwrap_or_default(),
             unreachable: o.report.unreachable.clone(),
             invariants: o
                 .report
@@ -252,7 +288,7 @@ pub fn print_text(file: &str, outcomes: &[Outcome<'_>]) {
             };
             println!("{name} pc {pc}{frame}: {invariant}");
         }
-        for d in &o.report.diagnostics {
+        for (i, d) in o.report.diagnostics.iter().enumerate() {
             println!("error[{}]: {}", d.kind, d.message);
             println!("  --> {file}: {name} at pc {}", d.pc);
             if let Ok(insn) = decode_at(&p.slots, d.pc) {
@@ -271,12 +307,18 @@ pub fn print_text(file: &str, outcomes: &[Outcome<'_>]) {
             for v in &d.values {
                 println!("   = {v}");
             }
+            if let Some(s) = &o.smt {
+                s.print_text(i);
+            }
             println!();
         }
         let verdict = match o.report.verdict {
             Verdict::Accepted => "accepted",
             Verdict::Rejected => "REJECTED",
         };
+        if let Some(s) = &o.smt {
+            s.print_discharged();
+        }
         let errors = o.report.diagnostics.len();
         let detail = if errors > 0 {
             format!(", {errors} error(s)")

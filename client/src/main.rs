@@ -11,6 +11,7 @@ mod object;
 mod plugin;
 mod program_file;
 mod run_object;
+mod smt;
 mod stress;
 mod stress_elf;
 

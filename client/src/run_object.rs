@@ -80,6 +80,7 @@ pub fn run(
                 program,
                 report,
                 seconds,
+                smt: None,
             }],
         );
         eprintln!("vouch run: refusing to run a program the verifier did not accept");

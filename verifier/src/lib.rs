@@ -25,6 +25,8 @@ pub mod interp;
 pub mod isa;
 pub mod platform;
 pub mod runtime;
+#[cfg(feature = "z3")]
+pub mod smt;
 
 /// Version of the verifier, recorded in every verdict so a verdict names the code that issued it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,245 @@
+//! Optional Z3 refinement of the analysis's alarms (feature `z3`, issue 7).
+//!
+//! For each alarm of a rejected program, [`refine`] builds a bit-vector formula of the paths
+//! that reach it (`encode`) with the alarm's property negated (`alarm`), and asks Z3:
+//! - `unsat`: no run reaches the pc with the property false; the alarm is discharged, and the
+//!   query's SHA-256 is recorded. Only valid because the encoding over-approximates every
+//!   concrete path (see `encode` and ARCHITECTURE.md); anything it cannot encode that way makes
+//!   the alarm stand with status `unknown`.
+//! - `sat`: the model is a counterexample (`model`); it is replayed in the bounds-checked
+//!   interpreter with the user-space runtime (`replay`) and shown as `confirmed` only if the
+//!   replay really traps (or reaches the bad state) at the alarm's pc.
+//! - `unknown` or timeout: the alarm stands.
+//!
+//! The program is accepted only if every alarm is discharged.
+
+mod alarm;
+mod encode;
+mod model;
+mod replay;
+
+pub use model::Counterexample;
+
+use crate::analysis::{Diagnostic, Input, Report, Verdict, map_table};
+use crate::elf::{Object, Program};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+use z3::{Params, SatResult, Solver};
+
+/// Why an alarm could not be encoded soundly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not encoded: {0}")]
+pub struct Unsupported(pub String);
+
+/// Time limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub per_query: Duration,
+    pub per_program: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            per_query: Duration::from_secs(2),
+            per_program: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What Z3 says about one alarm that stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// A counterexample whose replay traps (or reaches the bad state) at the alarm.
+    Confirmed,
+    /// A model whose replay does not reach the bad state (the encoding over-approximates).
+    Unconfirmed,
+    /// Not encoded, timeout or solver `unknown`: the reason.
+    Unknown(String),
+}
+
+impl Status {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Confirmed => "confirmed",
+            Status::Unconfirmed => "unconfirmed",
+            Status::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// The outcome for one alarm that stands.
+#[derive(Clone, Debug)]
+pub struct Judged {
+    pub diagnostic: Diagnostic,
+    pub status: Status,
+    pub counterexample: Option<Counterexample>,
+}
+
+/// An alarm proved false.
+#[derive(Clone, Debug)]
+pub struct Discharged {
+    pub diagnostic: Diagnostic,
+    /// SHA-256 of the SMT-LIB query that was `unsat`.
+    pub query_sha256: String,
+}
+
+/// A report after refinement.
+#[derive(Clone, Debug)]
+pub struct Refined {
+    /// The report with discharged alarms removed (accepted only when none is left).
+    pub report: Report,
+    /// One per remaining diagnostic, in the same order.
+    pub judged: Vec<Judged>,
+    pub discharged: Vec<Discharged>,
+}
+
+/// Refines the report of `program` (one program of `object`, verified with `strict_div`
+/// as given). One call per program; the limits bound its time.
+pub fn refine(
+    report: Report,
+    object: &Object,
+    program: &Program,
+    strict_div: bool,
+    limits: &Limits,
+) -> Refined {
+    let started = Instant::now();
+    let maps = map_table(&object.maps);
+    // A `.text` function other programs link in is judged in its callers' contexts (its entry
+    // registers are their arguments, not r1 = ctx): encoding it from the program entry would
+    // under-approximate, so its alarms stay `unknown`.
+    let subprogram = program.section == ".text"
+        && object.programs.iter().any(|q| {
+            q.functions
+                .iter()
+                .skip(1)
+                .any(|f| f.section == program.section && f.name == program.function)
+        });
+    let mut judged = vec![];
+    let mut discharged = vec![];
+    let mut kept = vec![];
+    for d in &report.diagnostics {
+        let left = limits.per_program.saturating_sub(started.elapsed());
+        let status = match &program.insns {
+            Err(_) => Err(Status::Unknown("the program does not decode".into())),
+            Ok(_) if subprogram => Err(Status::Unknown(
+                "a subprogram: judged in its callers' contexts, which are not encoded".into(),
+            )),
+            Ok(_) if left.is_zero() => Err(Status::Unknown("program time limit reached".into())),
+            Ok(insns) => {
+                let input = Input {
+                    insns,
+                    program_type: program.program_type,
+                    maps: &maps,
+                };
+                judge(
+                    d,
+                    input,
+                    object,
+                    program,
+                    strict_div,
+                    limits.per_query.min(left),
+                )
+            }
+        };
+        match status {
+            Ok(Outcome::Discharged(hash)) => discharged.push(Discharged {
+                diagnostic: d.clone(),
+                query_sha256: hash,
+            }),
+            Ok(Outcome::Model(cx, status)) => {
+                kept.push(d.clone());
+                judged.push(Judged {
+                    diagnostic: d.clone(),
+                    status,
+                    counterexample: Some(cx),
+                });
+            }
+            Err(status) => {
+                kept.push(d.clone());
+                judged.push(Judged {
+                    diagnostic: d.clone(),
+                    status,
+                    counterexample: None,
+                });
+            }
+        }
+    }
+    let mut out = report;
+    out.diagnostics = kept;
+    out.verdict = if out.diagnostics.is_empty() {
+        Verdict::Accepted
+    } else {
+        Verdict::Rejected
+    };
+    Refined {
+        report: out,
+        judged,
+        discharged,
+    }
+}
+
+enum Outcome {
+    Discharged(String),
+    Model(Counterexample, Status),
+}
+
+fn judge(
+    d: &Diagnostic,
+    input: Input<'_>,
+    object: &Object,
+    program: &Program,
+    strict_div: bool,
+    time: Duration,
+) -> Result<Outcome, Status> {
+    let insn = input
+        .insns
+        .get(d.pc)
+        .ok_or_else(|| Status::Unknown("pc outside the program".into()))?;
+    let property = alarm::property(d, insn).map_err(Status::Unknown)?;
+    let query = encode::encode(input, d.pc, property).map_err(|e| Status::Unknown(e.0))?;
+    let solver = Solver::new();
+    let mut params = Params::new();
+    params.set_u32(
+        "timeout",
+        time.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
+    );
+    solver.set_params(&params);
+    for a in &query.assumptions {
+        solver.assert(a);
+    }
+    solver.assert(&query.reach);
+    solver.assert(&query.bad);
+    match solver.check() {
+        SatResult::Unsat => {
+            let hash = Sha256::digest(solver.to_smt2().as_bytes());
+            Ok(Outcome::Discharged(
+                hash.iter().map(|b| format!("{b:02x}")).collect(),
+            ))
+        }
+        SatResult::Unknown => Err(Status::Unknown(
+            solver
+                .get_reason_unknown()
+                .unwrap_or_else(|| "solver gave up".into()),
+        )),
+        SatResult::Sat => {
+            // Prefer a replayable model (small packet, consistent skb->len).
+            solver.push();
+            for w in &query.witness {
+                solver.assert(w);
+            }
+            let model = match solver.check() {
+                SatResult::Sat => solver.get_model(),
+                _ => {
+                    solver.pop(1);
+                    let _ = solver.check();
+                    solver.get_model()
+                }
+            }
+            .ok_or_else(|| Status::Unknown("no model".into()))?;
+            let cx = model::extract(&model, &query.symbols);
+            let status = replay::replay(&cx, d.pc, property, object, program, strict_div);
+            Ok(Outcome::Model(cx, status))
+        }
+    }
+}

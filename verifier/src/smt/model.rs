@@ -1,0 +1,85 @@
+//! Counterexamples: the concrete inputs a `sat` model describes.
+//!
+//! Read from the initial symbols only (initial memory, packet bounds, helper results), so a
+//! counterexample is an input to the program, which is what a replay needs.
+
+use super::encode::Symbols;
+use z3::Model;
+use z3::ast::BV;
+
+/// Largest packet or context read out of a model (larger ones are truncated).
+const MAX_BYTES: u64 = 4096;
+
+/// Concrete inputs that (according to the encoding) reach the alarm with its property false.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counterexample {
+    /// Packet data (between data and data_end).
+    pub packet: Vec<u8>,
+    /// Metadata bytes in front of the packet.
+    pub meta_len: u64,
+    /// The context's bytes.
+    pub ctx: Vec<u8>,
+    /// Results of helper calls: (pc, helper id, r0).
+    pub helpers: Vec<(usize, i32, u64)>,
+}
+
+impl Counterexample {
+    /// Rows for a table: (what, value).
+    pub fn rows(&self) -> Vec<(String, String)> {
+        let mut rows = vec![
+            ("packet length".to_string(), self.packet.len().to_string()),
+            ("meta length".to_string(), self.meta_len.to_string()),
+        ];
+        for (i, w) in self.ctx.chunks(4).enumerate() {
+            let mut buf = [0u8; 4];
+            buf[..w.len()].copy_from_slice(w);
+            let v = u32::from_le_bytes(buf);
+            if v != 0 {
+                rows.push((format!("ctx[{}] (u32)", 4 * i), format!("{v:#x}")));
+            }
+        }
+        for (i, b) in self.packet.iter().enumerate() {
+            rows.push((format!("packet[{i}]"), format!("{b:#04x}")));
+        }
+        for (pc, id, v) in &self.helpers {
+            let name = crate::platform::helper_name(*id).unwrap_or("helper");
+            rows.push((format!("{name} at pc {pc} (r0)"), format!("{v:#x}")));
+        }
+        rows
+    }
+}
+
+fn value(model: &Model, e: &BV) -> u64 {
+    model.eval(e, true).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+fn byte(model: &Model, s: &Symbols, addr: &BV) -> u8 {
+    model
+        .eval(&s.mem0.select(addr), true)
+        .and_then(|d| d.as_bv())
+        .and_then(|b| b.as_u64())
+        .unwrap_or(0) as u8
+}
+
+pub fn extract(model: &Model, s: &Symbols) -> Counterexample {
+    let data = value(model, &s.data0);
+    let len = value(model, &s.end0).wrapping_sub(data).min(MAX_BYTES);
+    let meta_len = data.wrapping_sub(value(model, &s.meta0)).min(MAX_BYTES);
+    let packet = (0..len)
+        .map(|i| byte(model, s, &(&s.data0 + BV::from_u64(i, 64))))
+        .collect();
+    let ctx = (0..s.ctx_size.min(MAX_BYTES))
+        .map(|i| byte(model, s, &(&s.ctx_base + BV::from_u64(i, 64))))
+        .collect();
+    let helpers = s
+        .helpers
+        .iter()
+        .map(|(pc, id, r0)| (*pc, *id, value(model, r0)))
+        .collect();
+    Counterexample {
+        packet,
+        meta_len,
+        ctx,
+        helpers,
+    }
+}
