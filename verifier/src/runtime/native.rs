@@ -80,10 +80,9 @@ impl HostSpace {
         Ok((r, off as usize))
     }
 
-    /// The bytes of the region holding `addr`, from `addr` to its end (legacy packet loads).
-    pub fn buffer_at(&self, addr: u64) -> Option<SharedBytes> {
-        let (r, off) = self.locate(addr, 0, false).ok()?;
-        r.buf.window(off, r.buf.len() - off)
+    /// The buffer handed out at exactly `addr` (legacy packet loads).
+    pub fn view_at(&self, addr: u64) -> Option<SharedBytes> {
+        self.regions.get(&addr).map(|r| r.buf.clone())
     }
 }
 
@@ -186,14 +185,24 @@ struct NativeHost<'r> {
     run: Run,
     space: HostSpace,
     fields: Vec<CtxField>,
-    /// What legacy packet loads read: the packet as the run started (like the interpreter).
+    /// What legacy packet loads read: the packet window (from `data_meta`) exposed when the run
+    /// started, as in the interpreter, which reads the region it registered then; once a helper
+    /// moved the packet that region is released and every legacy load is out of bounds (r0 = 0).
+    /// Linux reads the current packet from `data`; both engines differ from it alike.
     legacy: Option<SharedBytes>,
 }
 
 impl Host for NativeHost<'_> {
     fn call(&mut self, id: i64, args: [u64; 5]) -> Result<HelperReturn, HelperError> {
         let id = i32::try_from(id).map_err(|_| HelperError::Unknown)?;
-        self.rt.call(&mut self.run, id, args, &mut self.space)
+        let ret = self.rt.call(&mut self.run, id, args, &mut self.space);
+        if crate::platform::proto_for(id, self.run.program_type)
+            .is_some_and(|p| p.changes_packet_data)
+        {
+            // The runtime gave the packet a new address (see `legacy`).
+            self.legacy = None;
+        }
+        ret
     }
 
     fn refresh_ctx(&mut self, values: &[Cell<u64>]) {
@@ -282,7 +291,8 @@ fn bind(
 }
 
 /// Runs `programs[entry]` on `input` with r1 = the context, following tail calls (a prog_array
-/// value is an index into `programs`), like [`super::vm::run`]. `Outcome::steps` is 0: native
+/// value is an index into `programs`; `None` marks an index that is no program), like
+/// [`super::vm::run`]. `Outcome::steps` is 0: native
 /// code does not count.
 ///
 /// # Safety
@@ -291,7 +301,7 @@ fn bind(
 /// [`crate::jit::exec::execute`]).
 pub unsafe fn run(
     rt: &mut Runtime,
-    programs: &[&Loaded],
+    programs: &[Option<&Loaded>],
     entry: usize,
     input: &RunInput,
 ) -> Result<Outcome, Trap> {
@@ -301,12 +311,15 @@ pub unsafe fn run(
     let legacy = run
         .packet
         .as_ref()
-        .and_then(|p| space.buffer_at(p.meta_addr()));
-    let mut current = *programs
+        .and_then(|p| space.view_at(p.meta_addr()));
+    let mut current = programs
         .get(entry)
+        .copied()
+        .flatten()
         .ok_or_else(|| setup(format!("no program {entry}")))?;
     let stack_size = programs
         .iter()
+        .flatten()
         .map(|p| p.image().stack_size as usize)
         .max()
         .unwrap_or(0);
@@ -345,7 +358,10 @@ pub unsafe fn run(
             match ending {
                 Ok(Ending::Exit(r0)) => break Ok(r0),
                 Ok(Ending::TailCall(t)) => {
-                    match usize::try_from(t).ok().and_then(|t| programs.get(t)) {
+                    match usize::try_from(t)
+                        .ok()
+                        .and_then(|t| programs.get(t).copied().flatten())
+                    {
                         Some(p) => current = p,
                         None => break Err(setup(format!("tail call to unknown program {t}"))),
                     }
