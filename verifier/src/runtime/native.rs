@@ -387,7 +387,3 @@ pub unsafe fn run(
         packet: run.packet.map(|p| p.bytes()),
     })
 }
-
-#[cfg(test)]
-#[path = "native_tests.rs"]
-mod tests;
