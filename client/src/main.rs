@@ -5,6 +5,7 @@
 //! program was rejected), 2 the input could not be loaded or the command line is wrong.
 
 mod bench;
+mod bench_jit;
 mod check;
 mod conformance;
 mod object;
@@ -68,6 +69,9 @@ enum Command {
     },
     /// Verify every program under a folder in one process and print timing and verdict tables.
     Bench(bench::BenchArgs),
+    /// Compare the JIT with the interpreter (checksum loop, hash map, packet parser) and measure
+    /// JIT compile speed. Meaningful in a release build.
+    BenchJit(bench_jit::BenchJitArgs),
     /// List the programs of an ELF object: section, function, type, size, maps, helpers.
     List {
         /// An eBPF ELF object (clang -target bpf).
@@ -129,6 +133,7 @@ fn dispatch(command: Command) -> Result<bool> {
         Command::Asm { file, out } => program_file::asm(&file, out.as_deref()),
         Command::Check { file, args } => check::run(&file, &args),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchJit(args) => bench_jit::run(&args).map(|()| true),
         Command::List { file, format, load } => object::list(&file, &load, format == Format::Json),
         Command::Disasm {
             file,

@@ -38,8 +38,8 @@ fn suite() -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
 }
 
-#[test]
-fn all_313_conformance_files_pass_through_the_plugin() {
+/// Runs every file through the plugin with `engine` (`--interpret` or `--jit`).
+fn suite_through_the_plugin(engine: &str) {
     let files = suite();
     assert_eq!(files.len(), 313);
     let mut failures = Vec::new();
@@ -50,9 +50,9 @@ fn all_313_conformance_files_pass_through_the_plugin() {
         // The runner passes the memory argument even when empty; the README's shape omits it.
         let memory = runner_hex(&case.mem);
         let out = if case.has_mem {
-            plugin(&["plugin", &memory, "--interpret"], &program)
+            plugin(&["plugin", &memory, engine], &program)
         } else {
-            plugin(&["plugin", "--interpret"], &program)
+            plugin(&["plugin", engine], &program)
         };
         let stdout = String::from_utf8_lossy(&out.stdout);
         let got = u64::from_str_radix(stdout.trim(), 16).ok();
@@ -69,10 +69,20 @@ fn all_313_conformance_files_pass_through_the_plugin() {
     }
     assert!(
         failures.is_empty(),
-        "{} failed:\n{}",
+        "{engine}: {} failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn all_313_conformance_files_pass_through_the_plugin() {
+    suite_through_the_plugin("--interpret");
+}
+
+#[test]
+fn all_313_conformance_files_pass_through_the_plugin_jit() {
+    suite_through_the_plugin("--jit");
 }
 
 #[test]
@@ -120,7 +130,11 @@ fn bad_input_exits_nonzero_with_a_message() {
         ),
         (&["plugin", "0g"], exit, "memory argument"),
         (&["plugin", "--bogus"], exit, "unknown plugin option"),
-        (&["plugin", "--jit"], exit, "JIT is not built yet"),
+        (
+            &["plugin", "--jit"],
+            "85 00 00 00 63 00 00 00 95 00 00 00 00 00 00 00",
+            "helper 99",
+        ),
         (
             &["plugin"],
             "71 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00",

@@ -251,6 +251,145 @@ pub fn run_interpreter(
     vm.run(prog, [r1, r2, 0, 0, 0])
 }
 
+/// The suite's helpers over host memory, for the JIT (the same behaviour as
+/// [`ConformanceHelpers`]).
+struct ConformanceHost {
+    space: crate::runtime::native::HostSpace,
+    packet: Option<crate::interp::SharedBytes>,
+}
+
+impl crate::jit::Host for ConformanceHost {
+    fn call(&mut self, id: i64, a: [u64; 5]) -> Result<HelperReturn, HelperError> {
+        use crate::runtime::AddressSpace;
+        let space = &mut self.space;
+        let value = match id {
+            0 => {
+                ((a[0] & 0xff) << 32)
+                    | ((a[1] & 0xff) << 24)
+                    | ((a[2] & 0xff) << 16)
+                    | ((a[3] & 0xff) << 8)
+                    | (a[4] & 0xff)
+            }
+            1 => {
+                let len = usize::try_from(a[1]).map_err(|_| {
+                    HelperError::Failed(format!("memfrob length {} is too large", a[1]))
+                })?;
+                if len > 0 {
+                    space.check(a[0], len, true)?;
+                    let frobbed: Vec<u8> = space.read(a[0], len)?.iter().map(|b| b ^ 42).collect();
+                    space.write(a[0], &frobbed)?;
+                }
+                0
+            }
+            2 => 0,
+            3 => (a[0] as f64).sqrt() as u64,
+            4 => {
+                let x = space.c_str(a[0], MAX_STRING)?;
+                let y = space.c_str(a[1], MAX_STRING)?;
+                strcmp(&x, &y) as i64 as u64
+            }
+            5 => {
+                return Ok(if a[0] == 0 {
+                    HelperReturn::Exit(0)
+                } else {
+                    HelperReturn::Value(a[0])
+                });
+            }
+            _ => return Err(HelperError::Unknown),
+        };
+        Ok(HelperReturn::Value(value))
+    }
+
+    fn legacy_load(&mut self, offset: i64, size: usize) -> Option<u64> {
+        crate::runtime::native::legacy_read(self.packet.as_ref()?, offset, size)
+    }
+}
+
+/// Runs a decoded program through the JIT the way [`run_interpreter`] runs it: r1 = memory (or
+/// 0), r2 = its length, the memory also serving as the packet for legacy loads. Returns the exit
+/// and the memory after the run. A program the JIT cannot compile is `Trap::Unsupported`.
+///
+/// # Safety
+/// The program runs natively and unchecked: it must only access its memory and stack, call the
+/// suite's helpers with valid arguments and terminate — as every file of the suite does. Hostile
+/// programs must be verified first.
+pub unsafe fn run_jit(
+    prog: &[Insn],
+    mem: Option<Vec<u8>>,
+) -> Result<(crate::interp::Exit, Option<Vec<u8>>), crate::interp::Trap> {
+    use crate::interp::{Exit, RegionKind, SharedBytes, Trap};
+    use crate::jit::exec::{Bindings, Ending, execute};
+    use crate::runtime::AddressSpace;
+    use crate::runtime::native::{HostSpace, Stack};
+    let setup = |what: String| Trap::Unsupported { pc: 0, what };
+    let image = crate::jit::compile(prog, &[], None).map_err(|e| setup(e.to_string()))?;
+    let loaded = crate::jit::load::Loaded::new(&image).map_err(|e| setup(e.to_string()))?;
+    let mut space = HostSpace::new();
+    let stack =
+        Stack::new(image.stack_size as usize, &mut space).map_err(|e| setup(e.to_string()))?;
+    let buf = mem.map(|m| SharedBytes::from_slice(&m));
+    let (r1, r2) = match &buf {
+        // An empty memory has no bytes to point at: like the interpreter, give it an address
+        // that maps nothing readable.
+        Some(b) => (
+            space
+                .expose(b, RegionKind::Input, true)
+                .map_err(|e| setup(e.to_string()))?,
+            b.len() as u64,
+        ),
+        None => (0, 0),
+    };
+    let mut host = ConformanceHost {
+        space,
+        packet: buf.clone(),
+    };
+    // SAFETY: the caller vouches for the program; the stack is `stack_size` bytes we own, and
+    // the image binds no maps and no context fields.
+    let ending = unsafe {
+        execute(
+            &loaded,
+            r1,
+            [r2, 0, 0, 0],
+            stack.top(),
+            &Bindings::default(),
+            &[],
+            &mut host,
+        )
+    }?;
+    let r0 = match ending {
+        Ending::Exit(r0) => r0,
+        Ending::TailCall(t) => return Err(setup(format!("tail call to {t} without a runtime"))),
+    };
+    Ok((
+        Exit {
+            r0,
+            steps: 0,
+            tail_call: None,
+        },
+        buf.map(|b| b.to_vec()),
+    ))
+}
+
+/// Like [`check_file`], through the JIT.
+///
+/// # Safety
+/// As [`run_jit`]: the file's program runs natively (the suite's files are well-behaved).
+pub unsafe fn check_file_jit(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let case = TestCase::parse(&text).map_err(|e| e.to_string())?;
+    let bytes = case.program_bytes().map_err(|e| e.to_string())?;
+    let prog = isa::decode_program(&bytes).map_err(|e| format!("decode: {e}"))?;
+    let mem = case.has_mem.then(|| case.mem.clone());
+    // SAFETY: forwarded to the caller.
+    match (case.result, unsafe { run_jit(&prog, mem) }) {
+        (Some(want), Ok((exit, _))) if exit.r0 == want => Ok(()),
+        (Some(want), Ok((exit, _))) => Err(format!("r0 = {:#x}, expected {want:#x}", exit.r0)),
+        (Some(_), Err(trap)) => Err(format!("trapped: {trap}")),
+        (None, Err(_)) => Ok(()),
+        (None, Ok((exit, _))) => Err(format!("expected an error, got r0 = {:#x}", exit.r0)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ pub mod domain;
 pub mod elf;
 pub mod interp;
 pub mod isa;
+pub mod jit;
 pub mod platform;
 pub mod runtime;
 #[cfg(feature = "z3")]

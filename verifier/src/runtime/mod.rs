@@ -20,6 +20,7 @@
 pub mod context;
 pub mod helpers;
 pub mod maps;
+pub mod native;
 mod packet;
 mod printf;
 pub mod vm;
