@@ -4,13 +4,16 @@
 //! maps outcomes to exit codes: 0 success, 1 a program failed (trapped, a test failed, or later: a
 //! program was rejected), 2 the input could not be loaded or the command line is wrong.
 
+mod audit;
 mod bench;
 mod bench_jit;
 mod check;
 mod conformance;
+mod load;
 mod object;
 mod plugin;
 mod program_file;
+mod remote;
 mod run_object;
 mod smt;
 mod stress;
@@ -114,6 +117,33 @@ enum Command {
         #[command(flatten)]
         object: run_object::ObjectRunArgs,
     },
+    /// Make a signing key pair: FILE (private, mode 0600) and FILE.pub.
+    Keygen {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a server's public keys (current and previous) as PEM, what `--trust` reads.
+    Keys {
+        #[command(flatten)]
+        server: remote::ServerArgs,
+    },
+    /// Verify an object on a server; write one bundle per program (`DIR/<stem>.<function>.vouch/`
+    /// with envelope.json and image.bin) and print verdicts like `check`. Exit 0 all accepted,
+    /// 1 any rejected, 2 error.
+    Submit(remote::SubmitArgs),
+    /// Check a bundle offline: signature under a trusted key, digests, expiry; with
+    /// `--reverify`, verify the object locally and confirm the verdict. Exit 0 authentic,
+    /// 1 refused.
+    Audit(audit::AuditArgs),
+    /// Verify the hash chain of a server's audit log (its data dir, or the audit.jsonl file).
+    AuditLog {
+        /// `vouchd --data-dir` folder or its audit.jsonl.
+        path: PathBuf,
+    },
+    /// Load-test a server: cached-verdict throughput and p50/p99 latency, cold latency against
+    /// local verification.
+    Load(load::LoadArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -165,6 +195,12 @@ fn dispatch(command: Command) -> Result<bool> {
                 program_file::run(&file, mem.as_deref(), input.as_deref(), max_steps)
             }
         }
+        Command::Keygen { out } => audit::keygen(&out),
+        Command::Keys { server } => remote::keys(&server),
+        Command::Submit(args) => remote::submit(&args),
+        Command::Audit(args) => audit::audit(&args),
+        Command::AuditLog { path } => audit::audit_log(&path),
+        Command::Load(args) => load::run(&args),
     }
 }
 
@@ -175,6 +211,12 @@ const SUBCOMMANDS: &[&str] = &[
     "disasm",
     "list",
     "run",
+    "keygen",
+    "keys",
+    "submit",
+    "audit",
+    "audit-log",
+    "load",
     "help",
 ];
 

@@ -1,6 +1,3 @@
-//! End-to-end tests of Vouch over real processes: a `vouchd` started on loopback, `vouch submit`
-//! and `vouch audit` against it, and the host driver running what came back.
-//!
-//! Status: the server does not exist yet, so this crate holds no tests; the plugin protocol is
-//! tested end to end from the `vouch-client` crate (`client/tests/plugin_protocol.rs`), where
-//! Cargo can hand the test the `vouch` binary's path.
+//! End-to-end tests of Vouch over real processes: `vouchd` started on 127.0.0.1 with a random
+//! port, talked to over real gRPC (see `tests/`). The binary under test is
+//! `src/bin/vouchd_under_test.rs`, the same entry point as `vouchd`.

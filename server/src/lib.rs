@@ -1,0 +1,15 @@
+//! `vouchd`, the verification service, as a library: the binary (`main.rs`) is one line, so
+//! tests run exactly the code the binary runs.
+//!
+//! Modules: [`cli`] (flags, start-up, shutdown), [`service`] (the gRPC service and the pool),
+//! [`cache`] (verdict cache), [`audit`] (hash-chained audit log), [`metrics`] (Prometheus),
+//! [`facts`] (what a verdict says about a program; shared with `vouch audit --reverify`),
+//! [`image`] (the one place that produces JIT images).
+
+pub mod audit;
+pub mod cache;
+pub mod cli;
+pub mod facts;
+pub mod image;
+pub mod metrics;
+pub mod service;

@@ -1,0 +1,6 @@
+//! `vouchd`, exactly (the same library entry point as `server/src/main.rs`), built inside this
+//! package so the end-to-end tests always run a fresh binary.
+
+fn main() -> std::process::ExitCode {
+    vouch_server::cli::main()
+}
