@@ -561,3 +561,30 @@ fn the_analysis_budget_rejects_instead_of_running_on() {
     let (verdict, kind, _) = check(ProgramType::Xdp, src, &no_time);
     assert_eq!((verdict, kind), (Verdict::Rejected, Some("budget")));
 }
+
+/// `for (int i = 0; i < 20; i++)` as clang emits it: the counter is tested through a truncated
+/// copy (`w4 = w2`, or `r4 = r2; r4 <<= 32; r4 >>= 32`), or counted with 32-bit adds. While the
+/// counter fits in 32 bits those are copies, so the loop is bounded by its test; a test the
+/// counter never fails (`!= 0` after it starts at 1) leaves it unbounded.
+#[test]
+fn int_loop_counters_keep_their_bound_through_truncation() {
+    let opts = Options::default();
+    let shifts = |test: &str| {
+        format!(
+            "mov %r2, 0\nl:\nadd %r2, 1\nmov %r4, %r2\nlsh %r4, 32\nrsh %r4, 32\n{test}\nmov %r0, 0\nexit"
+        )
+    };
+    let (verdict, _, first) = check(ProgramType::Xdp, &shifts("jne %r4, 20, l"), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let mov32 = "mov %r2, 0\nl:\nadd %r2, 1\nmov32 %r4, %r2\njlt %r4, 20, l\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, mov32, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let add32 = "mov %r2, 0\nl:\nadd32 %r2, 1\njlt %r2, 20, l\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, add32, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let endless = shifts("jne %r4, 0, l");
+    assert_eq!(
+        check(ProgramType::Xdp, &endless, &opts).1,
+        Some("termination")
+    );
+}

@@ -75,6 +75,8 @@ struct Loop {
     neg_counter: Var,
     /// Registers compared by the conditional jumps of the loop.
     guards: Vec<usize>,
+    /// Widening thresholds (see [`Engine::loop_thresholds`]).
+    thresholds: Vec<i64>,
 }
 
 struct Engine<'a> {
@@ -126,6 +128,13 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         checking: false,
         diagnostics: vec![],
         callback_sites: cfg.callback_sites.clone(),
+        extension_pair: transfer::extension_pairs(
+            input.insns,
+            cfg.graph
+                .node_weights()
+                .filter(|b| !b.callback_loop)
+                .map(|b| (b.start, b.end)),
+        ),
     };
     let mut engine = Engine {
         cfg,
@@ -275,6 +284,7 @@ impl Engine<'_> {
                 members(body, &mut m);
                 let index = self.loops.len();
                 let guards = self.guards(&m);
+                let thresholds = self.loop_thresholds(&m);
                 self.loops.insert(
                     *h,
                     Loop {
@@ -282,6 +292,7 @@ impl Engine<'_> {
                         counter: counter_var(2 * index),
                         neg_counter: counter_var(2 * index + 1),
                         guards,
+                        thresholds,
                     },
                 );
                 self.find_loops(body);
@@ -289,21 +300,48 @@ impl Engine<'_> {
         }
     }
 
-    /// The registers the conditional jumps ending the blocks in `members` compare.
+    /// The registers the conditional jumps ending the blocks in `members` compare, and the
+    /// registers those are copies of in the same block (`w4 = w2` or `r4 = r2; r4 <<= 32;
+    /// r4 >>= 32` before `if r4 != 20`: the counter is r2).
     fn guards(&self, members: &[bool]) -> Vec<usize> {
         let mut regs = vec![];
         for (b, _) in members.iter().enumerate().filter(|(_, m)| **m) {
-            let end = self.cfg.graph[NodeIndex::new(b)].end;
-            if let Some(Insn::Jump { dst, src, .. }) = self.env.insns.get(end) {
-                regs.push(dst.index());
+            let block = self.cfg.graph[NodeIndex::new(b)];
+            if let Some(Insn::Jump { dst, src, .. }) = self.env.insns.get(block.end) {
+                let mut operands = vec![dst.index()];
                 if let crate::isa::Operand::Reg(r) = src {
-                    regs.push(r.index());
+                    operands.push(r.index());
+                }
+                for g in operands {
+                    regs.push(g);
+                    regs.extend(copied_from(self.env.insns, block.start, block.end, g));
                 }
             }
         }
         regs.sort_unstable();
         regs.dedup();
         regs
+    }
+
+    /// Widening thresholds for a loop: the usual ones plus every constant its conditional
+    /// jumps compare with, and its neighbours, so `i != 600` bounds `i` at 600, not at the
+    /// next power of two.
+    fn loop_thresholds(&self, members: &[bool]) -> Vec<i64> {
+        let mut t = THRESHOLDS.to_vec();
+        for (b, _) in members.iter().enumerate().filter(|(_, m)| **m) {
+            let end = self.cfg.graph[NodeIndex::new(b)].end;
+            if let Some(Insn::Jump {
+                src: crate::isa::Operand::Imm(c),
+                ..
+            }) = self.env.insns.get(end)
+            {
+                let c = i64::from(*c);
+                t.extend([c - 1, c, c + 1]);
+            }
+        }
+        t.sort_unstable();
+        t.dedup();
+        t
     }
 
     /// The states flowing along edge `from → to`.
@@ -507,12 +545,13 @@ impl Engine<'_> {
                         old.join(&back)
                     } else if iteration < WIDEN_DELAY {
                         widened = true;
-                        let mut w = old.widen(&back, THRESHOLDS);
-                        w.keep_registers_from(&old.join(&back), &self.loops[h].guards);
+                        let l = &self.loops[h];
+                        let mut w = old.widen(&back, &l.thresholds);
+                        w.keep_registers_from(&old.join(&back), &l.guards);
                         w
                     } else {
                         widened = true;
-                        old.widen(&back, THRESHOLDS)
+                        old.widen(&back, &self.loops[h].thresholds)
                     };
                     if iteration > 0 && next.leq(&old) {
                         break;
@@ -603,5 +642,45 @@ impl Engine<'_> {
         if !self.env.options.collect_invariants {
             self.pre[h.index()] = vec![];
         }
+    }
+}
+
+/// The registers `g` is a copy of at the end of block `start..=end`: walking back from the
+/// block's last instruction through moves (64- or 32-bit) and 32-bit truncations of `g`.
+fn copied_from(insns: &[Insn], start: usize, end: usize, mut g: usize) -> Vec<usize> {
+    use crate::isa::{AluOp, Operand};
+    let mut out = vec![];
+    for pc in (start..end).rev() {
+        let Some(Insn::Alu { op, dst, src, .. }) = insns.get(pc) else {
+            if insns.get(pc).is_some_and(|i| writes(i, g)) {
+                break;
+            }
+            continue;
+        };
+        if dst.index() != g {
+            continue;
+        }
+        match (op, src) {
+            (AluOp::Mov, Operand::Reg(r)) => {
+                g = r.index();
+                out.push(g);
+            }
+            (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Operand::Imm(32)) => {}
+            (AluOp::And, Operand::Imm(-1)) => {}
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Whether a non-ALU instruction may write register `r` (loads, calls, `lddw`, ...).
+fn writes(insn: &Insn, r: usize) -> bool {
+    match insn {
+        Insn::Load { dst, .. } | Insn::LoadImm64 { dst, .. } => dst.index() == r,
+        Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => dst.index() == r,
+        Insn::Call(_) | Insn::CallX { .. } => r <= 5,
+        Insn::LoadPacket { .. } => r <= 5,
+        Insn::Atomic { .. } => true,
+        _ => false,
     }
 }

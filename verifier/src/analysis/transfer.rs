@@ -22,6 +22,10 @@ pub struct Env<'a> {
     pub checking: bool,
     /// Helper calls whose callbacks the CFG runs (see `cfg::Cfg::callback_sites`).
     pub callback_sites: Vec<usize>,
+    /// `pc` starts a `lsh rX, 32; rsh/arsh rX, 32` pair inside one basic block (so `pc + 1` is
+    /// reached only from `pc`): the pair is one zero- or sign-extension, analysed as such at
+    /// `pc` (see [`extension_pairs`]).
+    pub extension_pair: Vec<bool>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -83,6 +87,14 @@ pub fn check_usable(env: &mut Env<'_>, pc: usize, r: usize, v: &Value) -> bool {
 /// Applies instruction `pc` to `state` (not conditional jumps: their effect is on the edges).
 pub fn step(env: &mut Env<'_>, state: &mut State, pc: usize) {
     if state.bottom {
+        return;
+    }
+    if pc > 0 && env.extension_pair.get(pc - 1).copied().unwrap_or(false) {
+        // The second half of an extension pair: done at `pc - 1`.
+        return;
+    }
+    if env.extension_pair.get(pc).copied().unwrap_or(false) {
+        extension_pair(env, state, pc);
         return;
     }
     let insn = env.insns[pc];
@@ -240,6 +252,15 @@ fn alu(
         }
         return;
     }
+    // A 32-bit move of a value that fits in 32 bits is a copy: keep the relations.
+    if op == AluOp::Mov
+        && width == Width::W32
+        && let (Value::Num(s), Some(var)) = (&src_value, src_var)
+        && s.unsigned_range().1 <= u64::from(u32::MAX)
+    {
+        state.copy(dloc, var, src_value.clone());
+        return;
+    }
     // A 32-bit move or a sign-extending move writes dst without reading it.
     if (op == AluOp::Mov && width == Width::W32) || matches!(op, AluOp::MovSx(_)) {
         if let Value::Num(s) = &src_value {
@@ -293,14 +314,26 @@ fn alu(
             let shift = match (op, width, b.is_constant()) {
                 (AluOp::Add, Width::W64, Some(c)) => Some(c as i64),
                 (AluOp::Sub, Width::W64, Some(c)) => (c as i64).checked_neg(),
+                (AluOp::Add, Width::W32, Some(c)) => Some(i64::from(c as u32 as i32)),
+                (AluOp::Sub, Width::W32, Some(c)) => Some(-i64::from(c as u32 as i32)),
                 _ => None,
             };
+            // A 32-bit add of a value and result that both fit in 32 bits is the 64-bit add
+            // (`w2 += 1` on an `int` counter): the relation holds as well.
+            let fits = |c: i64| match width {
+                Width::W64 => {
+                    a.signed_range().0.checked_add(c).is_some()
+                        && a.signed_range().1.checked_add(c).is_some()
+                }
+                Width::W32 => {
+                    let (lo, hi) = a.unsigned_range();
+                    hi <= u64::from(u32::MAX)
+                        && (lo as i64) + c >= 0
+                        && (hi as i64) + c <= i64::from(u32::MAX)
+                }
+            };
             match shift {
-                Some(c)
-                    if state.relational
-                        && a.signed_range().0.checked_add(c).is_some()
-                        && a.signed_range().1.checked_add(c).is_some() =>
-                {
+                Some(c) if state.relational && fits(c) => {
                     state.zone.assign_var(dvar, dvar, c);
                     state.put(dloc, Value::Num(result));
                     state.reduce();
@@ -519,4 +552,72 @@ fn ptr_plus(
         _ => state.set(dloc, result),
     }
     state.reduce();
+}
+
+/// Whether `insn` is `OP rX, 32` (64-bit, immediate) for `op`, and its register.
+fn shift32(insn: &Insn, ops: &[AluOp]) -> Option<usize> {
+    match *insn {
+        Insn::Alu {
+            width: Width::W64,
+            op,
+            dst,
+            src: Operand::Imm(32),
+        } if ops.contains(&op) => Some(dst.index()),
+        _ => None,
+    }
+}
+
+/// The pcs that start a `lsh rX, 32; rsh rX, 32` (zero-extension) or `lsh rX, 32; arsh rX, 32`
+/// (sign-extension) pair whose second instruction is in the same block, given each block's
+/// pc range. Compilers emit these pairs to truncate `int` loop counters and indices.
+pub fn extension_pairs(insns: &[Insn], blocks: impl Iterator<Item = (usize, usize)>) -> Vec<bool> {
+    let mut out = vec![false; insns.len()];
+    for (start, end) in blocks {
+        for pc in start..end {
+            let (Some(a), Some(b)) = (insns.get(pc), insns.get(pc + 1)) else {
+                continue;
+            };
+            if let (Some(r), Some(q)) = (
+                shift32(a, &[AluOp::Lsh]),
+                shift32(b, &[AluOp::Rsh, AluOp::Arsh]),
+            ) && r == q
+                && out.get(pc.wrapping_sub(1)) != Some(&true)
+            {
+                out[pc] = true;
+            }
+        }
+    }
+    out
+}
+
+/// Applies an extension pair at `pc` (the `lsh`) as one step. When the value already fits
+/// (`0 <= x < 2^32` for `rsh`, `-2^31 <= x < 2^31` for `arsh`) the pair changes nothing, so the
+/// register keeps its relations: the loop counter `i` of `for (int i = 0; i < n; i++)`, tested
+/// through its truncated copy, stays tied to the iteration count. Otherwise both halves run
+/// as ordinary instructions.
+fn extension_pair(env: &mut Env<'_>, state: &mut State, pc: usize) {
+    let r = shift32(&env.insns[pc], &[AluOp::Lsh]).unwrap_or(0);
+    let signed = shift32(&env.insns[pc + 1], &[AluOp::Arsh]).is_some();
+    if let Value::Num(s) = &state.regs[r] {
+        let fits = if signed {
+            let (lo, hi) = s.signed_range();
+            lo >= i64::from(i32::MIN) && hi <= i64::from(i32::MAX)
+        } else {
+            s.unsigned_range().1 <= u64::from(u32::MAX)
+        };
+        if fits {
+            return;
+        }
+    }
+    for at in [pc, pc + 1] {
+        if let Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } = env.insns[at]
+        {
+            alu(env, state, at, width, op, dst.index(), src);
+        }
+    }
 }
