@@ -182,67 +182,25 @@ impl State {
             self.bottom = true;
             return;
         }
-        for r in 0..11 {
-            let var = var_of(Loc::Reg(r as u8));
-            if !self.reduce_value(r, None, var) {
+        let zone = &mut self.zone;
+        for (r, value) in self.regs.iter_mut().enumerate() {
+            if !reduce_value(zone, value, var_of(Loc::Reg(r as u8))) {
                 self.bottom = true;
                 return;
             }
         }
-        for depth in 0..self.frames.len() {
-            let slots: Vec<usize> = self.frames[depth].stack.slots().map(|(s, _)| s).collect();
-            for slot in slots {
+        for (depth, frame) in self.frames.iter_mut().enumerate() {
+            for (slot, value) in frame.stack.slots_mut() {
                 let var = var_of(Loc::Slot {
                     depth: depth as u8,
                     slot: slot as u8,
                 });
-                if !self.reduce_value(slot, Some(depth), var) {
+                if !reduce_value(zone, value, var) {
                     self.bottom = true;
                     return;
                 }
             }
         }
-    }
-
-    fn reduce_value(&mut self, index: usize, depth: Option<usize>, var: Var) -> bool {
-        let (lo, hi) = self.zone.interval(var);
-        if lo.is_none() && hi.is_none() {
-            return true;
-        }
-        let value = match depth {
-            None => &mut self.regs[index],
-            Some(d) => match self.frames[d].stack.slots_mut().find(|(s, _)| *s == index) {
-                Some((_, v)) => v,
-                None => return true,
-            },
-        };
-        let scalar = match value {
-            Value::Num(s) => s,
-            Value::Ptr(p) => &mut p.off,
-            Value::Bad(_) => return true,
-        };
-        let (smin, smax) = scalar.signed_range();
-        let lo = lo.unwrap_or(i64::MIN);
-        let hi = hi.unwrap_or(i64::MAX);
-        // Most of the time the zone knows nothing the bounds do not: skip the meet.
-        if lo > smin || smax > hi {
-            match scalar.meet(&srange(lo, hi)) {
-                Some(m) => *scalar = m,
-                None => return false,
-            }
-        }
-        // The other direction: the bounds may know more than the zone (known bits round a
-        // bound, `x != c` trims an end). The zone must learn it, or the next assignment
-        // computes from its weaker bound and loses it (`i += 8` after `i != 128` with `i`
-        // a multiple of 8 would climb past 128 at every iteration of a loop).
-        let (smin, smax) = scalar.signed_range();
-        if smin > lo || smax < hi {
-            self.zone.add_interval(var, Some(smin), Some(smax));
-            if self.zone.is_bottom() {
-                return false;
-            }
-        }
-        true
     }
 
     /// Every value in registers and on every stack, mutably (for invalidation passes).
@@ -280,6 +238,42 @@ impl State {
 /// The region a join of pointers into `a` and `b` points into, if they can be merged: values of
 /// different maps merge into "one of several maps" (the smaller size, read-only if either is),
 /// memory blocks into the smaller block, kernel objects into an unnamed kernel object.
+/// Tightens `value` (held in zone variable `var`) from the zone's bounds, and the zone from
+/// the value's. False when they contradict (unreachable).
+fn reduce_value(zone: &mut Zone, value: &mut Value, var: Var) -> bool {
+    let (lo, hi) = zone.interval(var);
+    if lo.is_none() && hi.is_none() {
+        return true;
+    }
+    let scalar = match value {
+        Value::Num(s) => s,
+        Value::Ptr(p) => &mut p.off,
+        Value::Bad(_) => return true,
+    };
+    let (smin, smax) = scalar.signed_range();
+    let lo = lo.unwrap_or(i64::MIN);
+    let hi = hi.unwrap_or(i64::MAX);
+    // Most of the time the zone knows nothing the bounds do not: skip the meet.
+    if lo > smin || smax > hi {
+        match scalar.meet(&srange(lo, hi)) {
+            Some(m) => *scalar = m,
+            None => return false,
+        }
+    }
+    // The other direction: the bounds may know more than the zone (known bits round a
+    // bound, `x != c` trims an end). The zone must learn it, or the next assignment
+    // computes from its weaker bound and loses it (`i += 8` after `i != 128` with `i`
+    // a multiple of 8 would climb past 128 at every iteration of a loop).
+    let (smin, smax) = scalar.signed_range();
+    if smin > lo || smax < hi {
+        zone.add_interval(var, Some(smin), Some(smax));
+        if zone.is_bottom() {
+            return false;
+        }
+    }
+    true
+}
+
 pub fn join_region(a: Region, b: Region) -> Option<Region> {
     if a == b {
         return Some(a);
