@@ -1,6 +1,7 @@
 //! End to end over a real `vouchd` on loopback: corpus verdicts, tampering, malformed input,
 //! limits, load, restart. See `harness.rs` for the process and client.
 
+mod driver;
 mod harness;
 
 use harness::{Server, object, request, write_key};
