@@ -259,6 +259,11 @@ fn print_text(file: &str, p: &ProgramResult, dir: &Path) {
         p.key_id,
         dir.display()
     );
+    if !p.image.is_empty() {
+        println!("  image: {} bytes of x86-64 (image.bin)", p.image.len());
+    } else if !p.no_image_reason.is_empty() {
+        println!("  no image: {}", p.no_image_reason);
+    }
 }
 
 fn json_program(p: &ProgramResult, dir: &Path) -> serde_json::Value {
@@ -279,5 +284,6 @@ fn json_program(p: &ProgramResult, dir: &Path) -> serde_json::Value {
         "audit_seq": p.audit_seq,
         "bundle": dir.display().to_string(),
         "image": !p.image.is_empty(),
+        "no_image_reason": (!p.no_image_reason.is_empty()).then_some(&p.no_image_reason),
     })
 }

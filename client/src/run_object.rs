@@ -2,7 +2,9 @@
 //! of a pcap) with the user-space runtime, and print what it returned.
 //!
 //! The program is checked first with the default (strict) options and refused if it is not
-//! accepted: `run` only executes what the verifier proved safe, as a host would.
+//! accepted: `run` only executes what the verifier proved safe, as a host would. `--jit` runs
+//! the same program through the x86-64 JIT and `runtime::native`; the thin driver
+//! (`crate::driver`, `vouch run BUNDLE`) shares the running and printing below.
 
 use crate::check::{self, Outcome};
 use crate::object::{LoadArgs, LoadFailure, load, read_limited};
@@ -10,11 +12,12 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vouch_verifier::analysis::{Options, Verdict, verify_program};
-use vouch_verifier::interp::Config;
+use vouch_verifier::analysis::{self, Options, Verdict, verify_program};
+use vouch_verifier::interp::{Config, Trap};
 use vouch_verifier::isa::Insn;
+use vouch_verifier::jit::{self, load::Loaded};
 use vouch_verifier::platform::ProgramType;
-use vouch_verifier::runtime::{Rng, RunInput, Runtime, RuntimeConfig, vm};
+use vouch_verifier::runtime::{Rng, RunInput, Runtime, RuntimeConfig, native, vm};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct ObjectRunArgs {
@@ -36,6 +39,12 @@ pub struct ObjectRunArgs {
     /// Output as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Compile with the x86-64 JIT and run natively (what a host runs from a bundle).
+    #[arg(long, conflicts_with = "interpret")]
+    pub jit: bool,
+    /// Run in the reference interpreter (the default; counts instructions, has a step budget).
+    #[arg(long)]
+    pub interpret: bool,
     #[command(flatten)]
     pub load: LoadArgs,
 }
@@ -45,6 +54,46 @@ const MAX_PCAP_BYTES: u64 = 256 << 20;
 const MAX_PACKET_BYTES: usize = 256 * 1024;
 /// Most runs in one invocation (packets × repeats), so a typo cannot run for hours.
 const MAX_RUNS: u64 = 100_000_000;
+
+/// How a verified program runs: the reference interpreter or native code from the JIT.
+pub enum Engine<'a> {
+    Interpreter {
+        insns: &'a [Insn],
+        config: Config,
+    },
+    /// A loaded image. Only built from an image of a program the verifier accepted, compiled
+    /// with the map table the runtime was made from (the contract of `native::run`).
+    Native(&'a Loaded),
+}
+
+impl Engine<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Engine::Interpreter { .. } => "interpreter",
+            Engine::Native(_) => "jit",
+        }
+    }
+
+    fn run(&self, rt: &mut Runtime, input: &RunInput) -> Result<vm::Outcome, Trap> {
+        match self {
+            Engine::Interpreter { insns, config } => vm::run(rt, &[insns], 0, input, *config),
+            // SAFETY: an `Engine::Native` holds an image of an accepted program compiled
+            // against the map table of `rt` (see the variant), and `input` is of the program's
+            // type (`make_input`).
+            Engine::Native(image) => unsafe { native::run(rt, &[Some(image)], 0, input) },
+        }
+    }
+}
+
+/// The program being run, for the output.
+pub struct Shown<'a> {
+    pub file: &'a str,
+    pub section: &'a str,
+    pub function: &'a str,
+    pub program_type: ProgramType,
+    /// First line of the text output (what was checked, how it runs).
+    pub header: String,
+}
 
 pub fn run(
     path: &Path,
@@ -90,7 +139,50 @@ pub fn run(
         .insns
         .as_ref()
         .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    let packets = read_inputs(args, input)?;
+    let mut rt = Runtime::for_object(&object, RuntimeConfig::default())
+        .map_err(|e| anyhow::anyhow!("{file}: cannot set up the runtime: {e}"))?;
+    let verified = format!(
+        "{}/{}: accepted by the verifier ({:.1} ms)",
+        program.section,
+        program.function,
+        seconds * 1000.0
+    );
+    let loaded;
+    let (engine, header) = if args.jit {
+        let started = Instant::now();
+        let table = analysis::map_table(&object.maps);
+        let image = jit::compile(insns, &table, Some(program.program_type))
+            .with_context(|| format!("{file}: the JIT cannot compile this program"))?;
+        loaded = Loaded::new(&image).context("cannot load the image")?;
+        let header = format!(
+            "{verified}; JIT: {} bytes of x86-64 in {:.2} ms; running natively",
+            image.code.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        (Engine::Native(&loaded), header)
+    } else {
+        let config = Config {
+            max_steps,
+            ..Config::default()
+        };
+        let header = format!("{verified}; running in the interpreter");
+        (Engine::Interpreter { insns, config }, header)
+    };
+    let shown = Shown {
+        file: &file,
+        section: &program.section,
+        function: &program.function,
+        program_type: program.program_type,
+        header,
+    };
+    execute_and_print(&engine, &mut rt, &shown, &packets, args)?;
+    Ok(true)
+}
 
+/// The packets (or context bytes) to run on: every packet of `--pcap`, the `--input` file, or
+/// one empty input.
+pub fn read_inputs(args: &ObjectRunArgs, input: Option<&Path>) -> Result<Vec<Vec<u8>>> {
     let packets = match (&args.pcap, input) {
         (Some(pcap), _) => read_pcap(&read_limited(pcap, MAX_PCAP_BYTES)?)
             .with_context(|| format!("{}: not a readable pcap", pcap.display()))?,
@@ -104,19 +196,26 @@ pub fn run(
             args.repeat
         );
     }
-    let mut rt = Runtime::for_object(&object, RuntimeConfig::default())
-        .map_err(|e| anyhow::anyhow!("{file}: cannot set up the runtime: {e}"))?;
-    let config = Config {
-        max_steps,
-        ..Config::default()
-    };
+    Ok(packets)
+}
+
+/// Runs `engine` `--repeat` times on every packet and prints r0, action, instructions (the
+/// interpreter counts them; native code does not: 0), mean time per run and, on request, maps.
+pub fn execute_and_print(
+    engine: &Engine<'_>,
+    rt: &mut Runtime,
+    shown: &Shown<'_>,
+    packets: &[Vec<u8>],
+    args: &ObjectRunArgs,
+) -> Result<()> {
     let mut results = vec![];
     for (i, packet) in packets.iter().enumerate() {
-        let input = make_input(program.program_type, packet);
+        let input = make_input(shown.program_type, packet);
         let mut outcome = None;
         let started = Instant::now();
         for _ in 0..args.repeat.max(1) {
-            let o = vm::run(&mut rt, &[insns], 0, &input, config)
+            let o = engine
+                .run(rt, &input)
                 .map_err(|t| anyhow::anyhow!("input {i}: the run stopped: {t}"))?;
             outcome = Some(o);
         }
@@ -125,7 +224,7 @@ pub fn run(
             results.push((i, o.r0, o.steps, ns));
         }
     }
-    let action = |r0: u64| action_name(program.program_type, r0);
+    let action = |r0: u64| action_name(shown.program_type, r0);
     if args.json {
         let runs: Vec<_> = results
             .iter()
@@ -134,7 +233,7 @@ pub fn run(
             })
             .collect();
         let maps = if args.dump_maps {
-            dump_maps(&mut rt)
+            dump_maps(rt)
         } else {
             vec![]
         };
@@ -147,26 +246,23 @@ pub fn run(
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "file": file, "section": program.section, "function": program.function,
-                "program_type": program.program_type.name(), "runs": runs, "maps": maps,
+                "file": shown.file, "section": shown.section, "function": shown.function,
+                "program_type": shown.program_type.name(), "engine": engine.name(),
+                "runs": runs, "maps": maps,
             }))?
         );
     } else {
-        println!(
-            "{}/{}: accepted by the verifier ({:.1} ms); running in the interpreter",
-            program.section,
-            program.function,
-            seconds * 1000.0
-        );
+        println!("{}", shown.header);
         for (i, r0, steps, ns) in &results {
             let name = action(*r0).map(|a| format!(" ({a})")).unwrap_or_default();
-            println!(
-                "input {i}: r0 = {r0} ({r0:#x}){name}, {steps} instructions, {:.0} ns/run",
-                ns
-            );
+            let steps = match engine {
+                Engine::Interpreter { .. } => format!("{steps} instructions, "),
+                Engine::Native(_) => String::new(),
+            };
+            println!("input {i}: r0 = {r0} ({r0:#x}){name}, {steps}{ns:.0} ns/run");
         }
         if args.dump_maps {
-            for (name, entries) in dump_maps(&mut rt) {
+            for (name, entries) in dump_maps(rt) {
                 println!("map {name}: {} entries", entries.len());
                 for (k, v) in entries {
                     println!("  {} => {}", hex(&k), hex(&v));
@@ -174,11 +270,11 @@ pub fn run(
             }
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The run's input: the packet for types that have one; otherwise the bytes are the context.
-fn make_input(program_type: ProgramType, bytes: &[u8]) -> RunInput {
+pub fn make_input(program_type: ProgramType, bytes: &[u8]) -> RunInput {
     let mut rng = Rng::new(0);
     let mut input = RunInput::random(program_type, &mut rng, 0);
     input.ctx.iter_mut().for_each(|b| *b = 0);
@@ -193,7 +289,7 @@ fn make_input(program_type: ProgramType, bytes: &[u8]) -> RunInput {
 }
 
 /// The name of a return value for types whose return value is an action.
-fn action_name(program_type: ProgramType, r0: u64) -> Option<&'static str> {
+pub fn action_name(program_type: ProgramType, r0: u64) -> Option<&'static str> {
     match program_type {
         ProgramType::Xdp => [
             "XDP_ABORTED",

@@ -32,7 +32,8 @@ pub fn program_key(
     object_digest: Option<&[u8; 32]>,
 ) -> Key {
     let mut h = Sha256::new();
-    h.update(b"vouch-cache-v1\0");
+    // v2: statements carry map definitions and images (the JIT is wired in).
+    h.update(b"vouch-cache-v2\0");
     h.update(program_digest);
     h.update(to_canonical(options).unwrap_or_default().as_bytes());
     for s in [version, target, subject] {

@@ -12,7 +12,7 @@
 //! subject's name), so a renamed but identical program has the same digest.
 
 use sha2::{Digest, Sha256};
-use vouch_proto::envelope::{ErrorInfo, MapBinding, OptionsInfo, SourceInfo};
+use vouch_proto::envelope::{ErrorInfo, MapBinding, MapTemplate, OptionsInfo, SourceInfo};
 use vouch_verifier::analysis::{Options, Report};
 use vouch_verifier::elf::{MapDef, Object, Program};
 
@@ -89,13 +89,21 @@ pub fn program_digest(object: &Object, program: &Program) -> [u8; 32] {
     h.0.finalize().into()
 }
 
-/// The maps a program binds, as the statement lists them.
+/// The maps a program binds, as the statement lists them: identity (what the driver compares
+/// with the image's map slots) plus what a host needs to create them without the ELF: initial
+/// contents of global data, whether they are frozen, the inner template of a map of maps.
 pub fn map_bindings(object: &Object, program: &Program) -> Vec<MapBinding> {
+    let table = vouch_verifier::analysis::map_table(&object.maps);
     program
         .maps
         .iter()
         .filter_map(|&i| {
             let m = object.maps.get(i)?;
+            // The template: a BTF inner definition, or (legacy) another record of the object.
+            let inner = m.inner.as_deref().or_else(|| {
+                let j = table.get(i)?.inner?;
+                object.maps.get(j)
+            });
             Some(MapBinding {
                 index: u32::try_from(i).ok()?,
                 name: m.name.clone(),
@@ -104,9 +112,31 @@ pub fn map_bindings(object: &Object, program: &Program) -> Vec<MapBinding> {
                 value_size: m.value_size,
                 max_entries: m.max_entries,
                 flags: m.flags,
+                initial: m.initial.as_deref().map(hex),
+                frozen: table.get(i).is_some_and(|t| t.frozen.is_some()),
+                inner: inner.map(|t| {
+                    Box::new(MapTemplate {
+                        name: t.name.clone(),
+                        map_type: t.map_type,
+                        key_size: t.key_size,
+                        value_size: t.value_size,
+                        max_entries: t.max_entries,
+                        flags: t.flags,
+                    })
+                }),
             })
         })
         .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Helper ids, sorted and without repeats.
@@ -198,6 +228,25 @@ mod tests {
         other.maps[p.maps[0]].max_entries += 1;
         assert_ne!(program_digest(&object, p), program_digest(&other, p));
         assert_eq!(map_bindings(&object, p).len(), p.maps.len());
+    }
+
+    #[test]
+    fn global_data_and_inner_templates_are_in_the_bindings() {
+        let object = corpus("globals.bpf.o");
+        let p = &object.programs[0];
+        let b = map_bindings(&object, p);
+        let rodata = b
+            .iter()
+            .find(|m| m.name.contains("rodata"))
+            .expect(".rodata");
+        assert!(rodata.frozen && rodata.initial.is_some());
+        assert_eq!(
+            rodata.initial_bytes().expect("hex"),
+            object.maps[rodata.index as usize].initial
+        );
+        let object = corpus("map_in_map.bpf.o");
+        let b = map_bindings(&object, &object.programs[0]);
+        assert!(b.iter().any(|m| m.inner.is_some()), "{b:?}");
     }
 
     #[test]

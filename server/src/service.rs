@@ -12,6 +12,7 @@
 use crate::audit::{AuditEntry, AuditLog};
 use crate::cache::{self, Cache, Entry, Key};
 use crate::facts;
+use crate::image::Jitted;
 use crate::metrics::{Method, Metrics};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -268,11 +269,15 @@ fn run_job(
         let started = Instant::now();
         let report = verify_program(&object, program, &job.options);
         let accepted = report.verdict == Verdict::Accepted;
-        let image = if accepted && !target.is_empty() {
-            crate::image::jit_image(program, &object.maps, target)
+        let (image, no_image_reason) = if accepted && !target.is_empty() {
+            match crate::image::jit_image(&object, program, target)
                 .map_err(|e| Status::invalid_argument(e.to_string()))?
+            {
+                Jitted::Image(bytes) => (Some(bytes), String::new()),
+                Jitted::Unavailable(why) => (None, why),
+            }
         } else {
-            None
+            (None, String::new())
         };
         let verify_micros = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
         let (issued_at, expires_at) = signer.times();
@@ -336,6 +341,7 @@ fn run_job(
             program_digest: format!("sha256:{}", hex(&digest)),
             key_id: signer.key.id().to_owned(),
             audit_seq: 0,
+            no_image_reason,
         };
         metrics.cache_misses.fetch_add(1, Relaxed);
         let entry = Entry { result, statement };

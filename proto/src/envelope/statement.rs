@@ -123,6 +123,65 @@ pub struct MapBinding {
     pub value_size: u32,
     pub max_entries: u32,
     pub flags: u32,
+    /// Initial contents (lower-case hex) of a global-data map (`.data`, `.rodata`, `.bss`,
+    /// `.kconfig`). Signed because the verdict may depend on them (frozen `.rodata` loads are
+    /// constants to the verifier) and because the thin driver has no ELF to read them from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<String>,
+    /// `.rodata`: the verifier treated the contents as constants, so the host must create the
+    /// map read-only with exactly `initial`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub frozen: bool,
+    /// The inner map template of a map of maps (what inner maps must look like).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner: Option<Box<MapTemplate>>,
+}
+
+/// Largest initial contents a statement may carry for one map: the thin driver allocates it.
+pub const MAX_INITIAL_BYTES: usize = 16 << 20;
+
+impl MapBinding {
+    /// The decoded initial contents; `Err` for hex that is malformed or over
+    /// [`MAX_INITIAL_BYTES`].
+    pub fn initial_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        let Some(hex) = &self.initial else {
+            return Ok(None);
+        };
+        if hex.len() % 2 != 0 || hex.len() / 2 > MAX_INITIAL_BYTES {
+            return Err(format!(
+                "map {}: initial contents are not hex of at most {MAX_INITIAL_BYTES} bytes",
+                self.name
+            ));
+        }
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        hex.as_bytes()
+            .chunks(2)
+            .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+            .collect::<Option<Vec<u8>>>()
+            .map(Some)
+            .ok_or_else(|| format!("map {}: initial contents are not lower-case hex", self.name))
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What the inner maps of a map of maps must look like.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapTemplate {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +310,9 @@ pub(crate) mod tests {
                 value_size: 8,
                 max_entries: 1,
                 flags: 0,
+                initial: None,
+                frozen: false,
+                inner: None,
             }],
             helpers: vec![1],
             kfuncs: vec![],
@@ -284,6 +346,18 @@ pub(crate) mod tests {
         assert_eq!(back, s);
         assert_eq!(back.program_digest(), Some("00".repeat(32).as_str()));
         assert_eq!(back.image_digest(), Some("11".repeat(32).as_str()));
+    }
+
+    #[test]
+    fn map_initial_contents_decode_strictly() {
+        let mut m = sample_predicate("accepted").maps.remove(0);
+        assert_eq!(m.initial_bytes(), Ok(None));
+        m.initial = Some("00ff7a".into());
+        assert_eq!(m.initial_bytes(), Ok(Some(vec![0, 0xff, 0x7a])));
+        for bad in ["0", "zz", "0A", "é0"] {
+            m.initial = Some(bad.into());
+            assert!(m.initial_bytes().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! End to end over a real `vouchd` on loopback: corpus verdicts, tampering, malformed input,
 //! limits, load, restart. See `harness.rs` for the process and client.
 
+mod driver;
 mod harness;
 
 use harness::{Server, object, request, write_key};
@@ -47,9 +48,27 @@ fn check_result(file: &str, r: &ProgramResult, trust: &TrustStore) -> Statement 
     };
     assert_eq!(s.predicate.verdict, verdict);
     assert_eq!(s.predicate.errors.len(), r.errors.len());
-    // No JIT yet: no image, and no image subject.
-    assert!(r.image.is_empty() && s.image_digest().is_none());
+    // Accepted programs carry an image whose digest the statement binds, unless the response
+    // says why not; rejected ones never do.
+    if verdict == "accepted" && r.no_image_reason.is_empty() {
+        assert!(
+            !r.image.is_empty(),
+            "{}: accepted without an image",
+            r.function
+        );
+        assert_eq!(
+            s.image_digest(),
+            Some(vouch_proto::envelope::sha256_hex(&r.image).as_str())
+        );
+    } else {
+        assert!(r.image.is_empty() && s.image_digest().is_none());
+    }
     s
+}
+
+/// The image a result carries, for `write_bundle`.
+fn image_of(r: &ProgramResult) -> Option<&[u8]> {
+    (!r.image.is_empty()).then_some(r.image.as_slice())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +111,7 @@ async fn every_corpus_program_gets_its_expected_signed_verdict() {
                 .path()
                 .join("bundles")
                 .join(bundle_dir_name(&file, &r.function));
-            write_bundle(&dir, &r.envelope, None).expect("bundle");
+            write_bundle(&dir, &r.envelope, image_of(r)).expect("bundle");
             inspect_bundle(&dir, &trust, now_unix()).expect("authentic bundle");
             checked += 1;
         }
@@ -121,7 +140,7 @@ async fn tampered_swapped_untrusted_rotated_and_expired_verdicts_are_refused() {
         .iter()
         .map(|r| {
             let dir = bundles.join(bundle_dir_name("multi_prog.bpf.o", &r.function));
-            write_bundle(&dir, &r.envelope, None).expect("bundle");
+            write_bundle(&dir, &r.envelope, image_of(r)).expect("bundle");
             dir
         })
         .collect();
@@ -165,21 +184,16 @@ async fn tampered_swapped_untrusted_rotated_and_expired_verdicts_are_refused() {
     assert!(matches!(e, RefusalReason::WrongFolder { .. }), "{e}");
     std::fs::write(dirs[0].join("envelope.json"), &original).expect("restore");
 
-    // An accepted verdict without an image cannot be run (the JIT is not wired yet).
-    let e = verify_bundle(
+    // Untouched, the bundle passes every check the thin driver makes (or is a rejection).
+    match verify_bundle(
         &dirs[0],
         &old_trust,
         now,
         vouch_proto::JIT_TARGET_X86_64_SYSV,
-    )
-    .expect_err("no image");
-    assert!(
-        matches!(
-            e,
-            RefusalReason::NoImageInVerdict | RefusalReason::NotAccepted { .. }
-        ),
-        "{e}"
-    );
+    ) {
+        Ok(b) => assert!(!b.image.is_empty()),
+        Err(e) => assert!(matches!(e, RefusalReason::NotAccepted { .. }), "{e}"),
+    }
 
     // Untrusted key.
     let stranger = TrustStore::new(vec![
@@ -211,7 +225,7 @@ async fn tampered_swapped_untrusted_rotated_and_expired_verdicts_are_refused() {
         "xdp_drop_icmp.bpf.o",
         &r.programs[0].function,
     ));
-    write_bundle(&dir, &r.programs[0].envelope, None).expect("bundle");
+    write_bundle(&dir, &r.programs[0].envelope, image_of(&r.programs[0])).expect("bundle");
     let short_trust = short.trust().await;
     let e = inspect_bundle(&dir, &short_trust, now_unix() + 2).expect_err("expired");
     assert!(matches!(e, RefusalReason::Expired { .. }), "{e}");
