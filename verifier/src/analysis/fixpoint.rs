@@ -27,8 +27,19 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use std::collections::HashMap;
 
-/// Iterations at a loop head before widening everything.
+/// Iterations at a loop head before widening everything (for loops of at most
+/// `EXACT_BUDGET / WIDEN_DELAY` instructions; see [`widen_delay`]).
 const WIDEN_DELAY: usize = 40;
+/// Instructions of loop body the exact iterations of one loop may analyse: a loop body of
+/// 9,000 instructions (a partly unrolled 180-iteration loop) iterated exactly 40 times would
+/// cost more than the rest of the program.
+const EXACT_BUDGET: usize = 40_000;
+
+/// Rounds of exact iteration of a loop's guards: [`WIDEN_DELAY`] for small bodies, fewer for
+/// big ones, never fewer than [`GUARD_DELAY`] + 1.
+fn widen_delay(body_instructions: usize) -> usize {
+    (EXACT_BUDGET / body_instructions.max(1)).clamp(GUARD_DELAY + 1, WIDEN_DELAY)
+}
 /// Iterations before widening all but the loop's guard registers (those its conditional jumps
 /// compare): accumulators (`sum += x`) would otherwise climb for `WIDEN_DELAY` iterations,
 /// while the guards keep their exact values, which is what bounds the loop (`i += 8` until
@@ -77,6 +88,8 @@ struct Loop {
     guards: Vec<usize>,
     /// Widening thresholds (see [`Engine::loop_thresholds`]).
     thresholds: Vec<i64>,
+    /// Rounds before everything is widened (see [`widen_delay`]).
+    delay: usize,
 }
 
 struct Engine<'a> {
@@ -285,6 +298,16 @@ impl Engine<'_> {
                 let index = self.loops.len();
                 let guards = self.guards(&m);
                 let thresholds = self.loop_thresholds(&m);
+                let body_insns: usize = m
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, member)| **member)
+                    .map(|(b, _)| {
+                        let block = self.cfg.graph[NodeIndex::new(b)];
+                        block.end + 1 - block.start
+                    })
+                    .sum();
+                let delay = widen_delay(body_insns);
                 self.loops.insert(
                     *h,
                     Loop {
@@ -293,6 +316,7 @@ impl Engine<'_> {
                         neg_counter: counter_var(2 * index + 1),
                         guards,
                         thresholds,
+                        delay,
                     },
                 );
                 self.find_loops(body);
@@ -543,7 +567,7 @@ impl Engine<'_> {
                         old.join(&entry.join(&back))
                     } else if iteration < GUARD_DELAY {
                         old.join(&back)
-                    } else if iteration < WIDEN_DELAY {
+                    } else if iteration < self.loops[h].delay {
                         widened = true;
                         let l = &self.loops[h];
                         let mut w = old.widen(&back, &l.thresholds);
