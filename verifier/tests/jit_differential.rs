@@ -288,9 +288,10 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use support::{MAX_PACKET, is_subprogram, listed, populate, random_packet, seed_of};
-use vouch_verifier::analysis::{Options, Verdict, map_table, verify_program};
-use vouch_verifier::elf::{LoadOptions, load};
+use support::{
+    MAX_PACKET, is_subprogram, listed_by_file, load_verified, populate, random_packet, seed_of,
+};
+use vouch_verifier::analysis::map_table;
 use vouch_verifier::interp::Trap;
 use vouch_verifier::jit::load::Loaded;
 use vouch_verifier::runtime::{Rng, RunInput, Runtime, RuntimeConfig, native, vm};
@@ -397,25 +398,13 @@ fn describe(i: &Effects, j: &Effects) -> String {
 }
 
 fn runs() -> usize {
-    std::env::var("VOUCH_JIT_DIFF_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RUNS)
+    support::runs("VOUCH_JIT_DIFF_RUNS", RUNS)
 }
 
 fn compare_object(dir: &Path, file: &str, wanted: &[(String, String)], sum: &mut Summary) {
-    let Ok(bytes) = std::fs::read(dir.join(file)) else {
+    let Some((object, accepted)) = load_verified(dir, file) else {
         return;
     };
-    let Ok(object) = load(&bytes, &LoadOptions::default()) else {
-        return;
-    };
-    let options = Options::default();
-    let accepted: Vec<bool> = object
-        .programs
-        .iter()
-        .map(|p| verify_program(&object, p, &options).verdict == Verdict::Accepted)
-        .collect();
     let table = map_table(&object.maps);
     let insns: Vec<&[Insn]> = object
         .programs
@@ -553,11 +542,7 @@ fn compare_object(dir: &Path, file: &str, wanted: &[(String, String)], sum: &mut
 }
 
 fn compare_dir(dir: &Path, sum: &mut Summary) {
-    let mut by_file: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (o, s, f) in listed(dir) {
-        by_file.entry(o).or_default().push((s, f));
-    }
-    for (file, wanted) in by_file {
+    for (file, wanted) in listed_by_file(dir) {
         compare_object(dir, &file, &wanted, sum);
     }
 }

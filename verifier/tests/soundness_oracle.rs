@@ -16,9 +16,10 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use support::{MAX_PACKET, is_subprogram, listed, populate, random_packet, seed_of};
-use vouch_verifier::analysis::{Options, Verdict, map_table, verify_program};
-use vouch_verifier::elf::{LoadOptions, load};
+use support::{
+    MAX_PACKET, is_subprogram, listed_by_file, load_verified, populate, random_packet, seed_of,
+};
+use vouch_verifier::analysis::map_table;
 use vouch_verifier::interp::{Config, HelperError, Trap};
 use vouch_verifier::isa::Insn;
 use vouch_verifier::runtime::{Rng, RunInput, Runtime, RuntimeConfig, vm};
@@ -50,25 +51,13 @@ struct Summary {
 }
 
 fn runs() -> usize {
-    std::env::var("VOUCH_ORACLE_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RUNS)
+    support::runs("VOUCH_ORACLE_RUNS", RUNS)
 }
 
 fn check_object(dir: &Path, file: &str, wanted: &[(String, String)], sum: &mut Summary) {
-    let Ok(bytes) = std::fs::read(dir.join(file)) else {
+    let Some((object, accepted)) = load_verified(dir, file) else {
         return;
     };
-    let Ok(object) = load(&bytes, &LoadOptions::default()) else {
-        return;
-    };
-    let options = Options::default();
-    let accepted: Vec<bool> = object
-        .programs
-        .iter()
-        .map(|p| verify_program(&object, p, &options).verdict == Verdict::Accepted)
-        .collect();
     let insns: Vec<&[Insn]> = object
         .programs
         .iter()
@@ -196,11 +185,7 @@ fn check_object(dir: &Path, file: &str, wanted: &[(String, String)], sum: &mut S
 }
 
 fn check_dir(dir: &Path, sum: &mut Summary) {
-    let mut by_file: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (o, s, f) in listed(dir) {
-        by_file.entry(o).or_default().push((s, f));
-    }
-    for (file, wanted) in by_file {
+    for (file, wanted) in listed_by_file(dir) {
         check_object(dir, &file, &wanted, sum);
     }
 }

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use vouch_verifier::analysis::MapInfo;
-use vouch_verifier::elf::{MapSource, Object, Program};
+use vouch_verifier::analysis::{MapInfo, Options, Verdict, verify_program};
+use vouch_verifier::elf::{LoadOptions, MapSource, Object, Program, load};
 use vouch_verifier::runtime::maps::types;
 use vouch_verifier::runtime::{Rng, Runtime, RuntimeConfig};
 
@@ -249,4 +249,35 @@ pub fn is_subprogram(object: &Object, p: &Program) -> bool {
                 .skip(1)
                 .any(|f| f.section == p.section && f.name == p.function)
         })
+}
+
+/// Runs per program: `default`, or the number in environment variable `var` (for longer hunts).
+pub fn runs(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The listed programs of `dir`, grouped by object file: object → [(section, function)].
+pub fn listed_by_file(dir: &Path) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut by_file: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (o, s, f) in listed(dir) {
+        by_file.entry(o).or_default().push((s, f));
+    }
+    by_file
+}
+
+/// Object `file` of `dir`, loaded, with whether the verifier accepts each of its programs
+/// (default options); `None` if it cannot be read or loaded.
+pub fn load_verified(dir: &Path, file: &str) -> Option<(Object, Vec<bool>)> {
+    let bytes = std::fs::read(dir.join(file)).ok()?;
+    let object = load(&bytes, &LoadOptions::default()).ok()?;
+    let options = Options::default();
+    let accepted = object
+        .programs
+        .iter()
+        .map(|p| verify_program(&object, p, &options).verdict == Verdict::Accepted)
+        .collect();
+    Some((object, accepted))
 }
