@@ -35,7 +35,11 @@ pub fn collect(
             .iter()
             .find(|s| s.section == Some(section.index) && s.name == var.name)
             .map_or(u64::from(var.offset), |s| s.value);
-        if offset + u64::from(var.size) > section.size {
+        // A hostile symbol value near u64::MAX must not wrap around into the section.
+        if offset
+            .checked_add(u64::from(var.size))
+            .is_none_or(|end| end > section.size)
+        {
             return Err(LoadError::Malformed(format!(
                 "map `{}` at offset {offset} lies outside the {}-byte `.maps` section",
                 var.name, section.size
