@@ -232,7 +232,11 @@ impl<'e, 'a> Linker<'e, 'a> {
                             here()
                         )));
                     }
-                    let t = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
+                    // Hostile symbol values must not overflow: out of range is an error.
+                    let t = i64::try_from(sym.value / 8)
+                        .ok()
+                        .and_then(|v| v.checked_add(i64::from(insn.imm) + 1))
+                        .unwrap_or(-1);
                     usize::try_from(t).map(|t| Target::Code(s, t)).map_err(|_| {
                         LoadError::BadRelocation(format!(
                             "call at {} targets a negative offset",
@@ -302,7 +306,10 @@ impl<'e, 'a> Linker<'e, 'a> {
         };
         let section = &self.elf.sections[s];
         if section.is_executable() {
-            let t = (sym.value as i64 + i64::from(insn.imm)) / 8;
+            let t = i64::try_from(sym.value)
+                .ok()
+                .and_then(|v| v.checked_add(i64::from(insn.imm)))
+                .map_or(-1, |v| v / 8);
             return usize::try_from(t).map(|t| Target::Code(s, t)).map_err(|_| {
                 LoadError::BadRelocation(format!(
                     "function reference at {here} targets a negative offset"
@@ -310,10 +317,16 @@ impl<'e, 'a> Linker<'e, 'a> {
             });
         }
         if let Some(map) = self.maps.data_map(s) {
-            return Ok(Target::Data {
-                map,
-                offset: sym.value as i64 + i64::from(insn.imm),
-            });
+            let offset = i64::try_from(sym.value)
+                .ok()
+                .and_then(|v| v.checked_add(i64::from(insn.imm)))
+                .ok_or_else(|| {
+                    LoadError::BadRelocation(format!(
+                        "data reference at {here}: symbol `{name}` at {:#x} is out of range",
+                        sym.value
+                    ))
+                })?;
+            return Ok(Target::Data { map, offset });
         }
         let offset = if sym.is_section() {
             u64::from(insn.imm as u32)
