@@ -588,3 +588,29 @@ fn int_loop_counters_keep_their_bound_through_truncation() {
         Some("termination")
     );
 }
+
+/// Partly unrolled loops: the counter steps by the unroll factor and is tested for equality
+/// (`i += 3; if i != 45`), and a pointer steps by another stride. Short loops are analysed one
+/// iteration at a time, so the pointer stays exact and one iteration too many is caught;
+/// longer ones rely on the counter's congruence (`i` is a multiple of 3, so `!= 120` ends it),
+/// and a bound the counter steps over never ends.
+#[test]
+fn strided_loops_with_equality_exits() {
+    let opts = Options::default();
+    let writes = |bound: u32| {
+        format!(
+            "mov %r8, 0\nmov %r6, %r10\nadd %r6, -512\nl:\nstdw [%r6], 0\nstdw [%r6+8], 0\nadd %r6, 32\nadd %r8, 3\njne %r8, {bound}, l\nmov %r0, 0\nexit"
+        )
+    };
+    let (verdict, _, first) = check(ProgramType::Xdp, &writes(48), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, kind, first) = check(ProgramType::Xdp, &writes(51), &opts);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("memory")), "{first}");
+    let counts = |bound: u32| {
+        format!("mov %r8, 0\nmov %r0, 0\nl:\nadd %r0, %r8\nadd %r8, 3\njne %r8, {bound}, l\nexit")
+    };
+    let (verdict, _, first) = check(ProgramType::Xdp, &counts(300), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, kind, _) = check(ProgramType::Xdp, &counts(301), &opts);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("termination")));
+}

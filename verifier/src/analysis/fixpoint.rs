@@ -27,6 +27,8 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use std::collections::HashMap;
 
+mod unroll;
+
 /// Iterations at a loop head before widening everything (for loops of at most
 /// `EXACT_BUDGET / WIDEN_DELAY` instructions; see [`widen_delay`]).
 const WIDEN_DELAY: usize = 40;
@@ -90,6 +92,11 @@ struct Loop {
     thresholds: Vec<i64>,
     /// Rounds before everything is widened (see [`widen_delay`]).
     delay: usize,
+    /// Its index (ghost counters, iteration tags).
+    index: u32,
+    /// Most iterations analysed one by one before falling back to widening (see
+    /// [`unroll::unroll_limit`]).
+    unroll: usize,
 }
 
 struct Engine<'a> {
@@ -104,6 +111,8 @@ struct Engine<'a> {
     /// Counter variables of the loops each block belongs to (to forget them on loop exits, so
     /// the zone does not grow with every loop the program has passed).
     counters_of: Vec<Vec<Var>>,
+    /// Indices of the loops each block belongs to (to drop iteration tags on loop exits).
+    loops_of: Vec<Vec<u32>>,
     visits: usize,
     gave_up: Vec<usize>,
     /// Per block, how many of its out-edges have yet to be read in the final pass; its exit
@@ -156,6 +165,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         post: vec![vec![]; n],
         loops: HashMap::new(),
         counters_of: vec![vec![]; n],
+        loops_of: vec![vec![]; n],
         visits: 0,
         gave_up: vec![],
         pending: vec![],
@@ -180,6 +190,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
             if *member {
                 engine.counters_of[b].push(l.counter);
                 engine.counters_of[b].push(l.neg_counter);
+                engine.loops_of[b].push(l.index);
             }
         }
     }
@@ -246,7 +257,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
 const MAX_DISJUNCTS: usize = 8;
 
 /// Groups states by shape and joins each group; more groups than [`MAX_DISJUNCTS`] are joined
-/// into one. Facts that hold per path (a pointer on one, NULL on the other) survive the merge
+/// into one per iteration of the unrolled loops they are in. Facts that hold per path (a pointer on one, NULL on the other) survive the merge
 /// of paths whose shapes differ.
 fn normalize(states: Vec<State>) -> Vec<State> {
     let mut groups: Vec<(u64, State)> = Vec::new();
@@ -258,8 +269,15 @@ fn normalize(states: Vec<State>) -> Vec<State> {
         }
     }
     if groups.len() > MAX_DISJUNCTS {
-        let all = joined(&groups.into_iter().map(|(_, s)| s).collect::<Vec<_>>());
-        return if all.bottom { vec![] } else { vec![all] };
+        // One state per iteration of the unrolled loops (one in all outside them).
+        let mut merged: Vec<State> = vec![];
+        for (_, s) in groups {
+            match merged.iter_mut().find(|m| m.iterations == s.iterations) {
+                Some(m) => *m = m.join(&s),
+                None => merged.push(s),
+            }
+        }
+        return merged.into_iter().filter(|s| !s.bottom).collect();
     }
     groups
         .into_iter()
@@ -308,6 +326,7 @@ impl Engine<'_> {
                     })
                     .sum();
                 let delay = widen_delay(body_insns);
+                let unroll = unroll::unroll_limit(body_insns);
                 self.loops.insert(
                     *h,
                     Loop {
@@ -317,6 +336,8 @@ impl Engine<'_> {
                         guards,
                         thresholds,
                         delay,
+                        index: index as u32,
+                        unroll,
                     },
                 );
                 self.find_loops(body);
@@ -395,11 +416,15 @@ impl Engine<'_> {
             if s.bottom {
                 continue;
             }
-            // Leaving a loop: its counters are done.
+            // Leaving a loop: its counters are done, and its iterations merge.
             for v in &self.counters_of[from.index()] {
                 if !self.counters_of[to.index()].contains(v) {
                     s.zone.forget(*v);
                 }
+            }
+            if !s.iterations.is_empty() {
+                let inside = &self.loops_of[to.index()];
+                s.iterations.retain(|(l, _)| inside.contains(l));
             }
             if let Some(l) = self.loops.get(&to) {
                 if l.members[from.index()] {
@@ -551,6 +576,9 @@ impl Engine<'_> {
                 self.run_block(*v, last);
             }
             Component::Cycle(h, body) => {
+                if self.unrolled(*h, body, last) {
+                    return;
+                }
                 let mut iteration = 0;
                 let mut widened = false;
                 let entry = self.loop_entry(*h);
@@ -642,9 +670,10 @@ impl Engine<'_> {
             return;
         };
         let (counter, neg) = (l.counter, l.neg_counter);
-        let Some(s) = self.pre[h.index()].first() else {
+        let s = joined(&self.pre[h.index()]);
+        if s.bottom {
             return;
-        };
+        }
         let upper = s.zone.interval(counter).1;
         let neg_lower = s.zone.interval(neg).0.map(|l| l.saturating_neg());
         let bound = match (upper, neg_lower) {

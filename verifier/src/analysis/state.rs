@@ -73,6 +73,10 @@ pub struct State {
     pub records: Vec<u32>,
     /// A `bpf_spin_lock` is held.
     pub lock_held: bool,
+    /// The iterations of the unrolled loops this state is in, outermost first: (loop index,
+    /// iteration). States of different iterations are kept apart (trace partitioning; see
+    /// `fixpoint::unroll`), and a join of two states of different iterations belongs to none.
+    pub iterations: Vec<(u32, u32)>,
 }
 
 impl State {
@@ -85,6 +89,7 @@ impl State {
             relational: true,
             records: vec![],
             lock_held: false,
+            iterations: vec![],
         }
     }
 
@@ -102,6 +107,7 @@ impl State {
             relational,
             records: vec![],
             lock_held: false,
+            iterations: vec![],
         };
         s.zone
             .set_interval(V_PACKET_SIZE, Some(0), Some(MAX_PACKET_SIZE));
@@ -373,6 +379,9 @@ impl State {
         }
         mix(u64::from(self.lock_held));
         mix(self.frames.len() as u64);
+        for &(l, i) in &self.iterations {
+            mix((u64::from(l) << 32) | u64::from(i));
+        }
         h
     }
 
@@ -562,6 +571,11 @@ impl State {
                 r
             },
             lock_held: self.lock_held || other.lock_held,
+            iterations: if self.iterations == other.iterations {
+                self.iterations.clone()
+            } else {
+                vec![]
+            },
         };
         for (f, g) in self.frames.iter().zip(&other.frames) {
             let stack = f.stack.join(&g.stack, &values);

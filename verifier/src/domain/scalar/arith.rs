@@ -19,7 +19,7 @@ pub fn binary(width: Width, op: AluOp, dst: &Scalar, src: &Scalar) -> Scalar {
 
 /// [`binary`], with `None` where the result would be empty (the tests check it never is).
 pub(super) fn try_binary(width: Width, op: AluOp, dst: &Scalar, src: &Scalar) -> Option<Scalar> {
-    match width {
+    let result = match width {
         Width::W64 => {
             let p64 = part_op(op, dst.part(64), src.part(64));
             Scalar::from_parts(p64, low_half(op, dst, src))
@@ -28,7 +28,11 @@ pub(super) fn try_binary(width: Width, op: AluOp, dst: &Scalar, src: &Scalar) ->
             let p32 = part_op(op, dst.part(32), src.part(32));
             Scalar::from_parts(p32.zero_extend(64), p32)
         }
-    }
+    }?;
+    // A congruence that contradicts the bounds means the operands were empty; the bounds
+    // alone are sound then.
+    let cong = super::congruence::binary(width, op, dst, src);
+    Some(result.constrain(cong).unwrap_or(result))
 }
 
 /// `-x` at `width` (wrapping; `interp::alu::neg`).

@@ -50,6 +50,13 @@ impl fmt::Display for Scalar {
         if implied(b64, b32, Tnum::UNKNOWN).2 != self.bits {
             views.push(self.bits.to_string());
         }
+        if !self.cong.is_top() {
+            views.push(format!(
+                "≡{} mod {}",
+                self.cong.residue(),
+                self.cong.modulus()
+            ));
+        }
         if views.is_empty() {
             return f.write_str("scalar");
         }

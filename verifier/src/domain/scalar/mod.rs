@@ -21,6 +21,7 @@
 
 mod arith;
 mod bounds;
+mod congruence;
 mod display;
 mod refine;
 mod sync;
@@ -30,6 +31,7 @@ use bounds::{Bits, Bounds, Part, umax_of};
 use crate::domain::tnum::Tnum;
 
 pub use arith::{binary, endian, neg};
+pub use congruence::Cong;
 pub use refine::{branch_decided, refine};
 
 /// Widening thresholds: sizes and limits that loop bounds and packet/stack/map offsets are
@@ -59,8 +61,8 @@ pub const DEFAULT_THRESHOLDS: &[i64] = &[
     i64::MAX,
 ];
 
-/// A non-empty set of 64-bit values, described by intervals in four readings and known bits.
-/// See the module documentation.
+/// A non-empty set of 64-bit values, described by intervals in four readings, known bits and a
+/// congruence. See the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Scalar {
     smin: i64,
@@ -72,6 +74,8 @@ pub struct Scalar {
     u32min: u32,
     u32max: u32,
     bits: Tnum,
+    /// `TOP` for constants (the bounds say it all), so equal sets compare equal.
+    cong: Cong,
 }
 
 impl Scalar {
@@ -157,7 +161,69 @@ impl Scalar {
     }
 
     pub fn contains(&self, v: u64) -> bool {
-        self.b64().contains(v, 64) && self.b32().contains(v, 32) && self.bits.contains(v)
+        self.b64().contains(v, 64)
+            && self.b32().contains(v, 32)
+            && self.bits.contains(v)
+            && self.cong.contains(v)
+    }
+
+    /// The congruence the value is known to satisfy (`TOP` for constants and when unknown).
+    pub fn congruence(&self) -> Cong {
+        self.cong
+    }
+
+    /// `self` with congruence `c`, which must hold for all its values, without rounding the
+    /// bounds: for joins and widening, whose bounds come from their arguments (rounding them
+    /// could exclude a bound that `sync` left loose in an argument, and the result would no
+    /// longer compare as containing it).
+    fn with_cong(mut self, c: Cong) -> Scalar {
+        let (odd, low) = c.split();
+        if let Some(bits) = self.bits.intersect(low) {
+            self.bits = bits;
+        }
+        if self.is_constant().is_none() {
+            self.cong = odd;
+        }
+        self
+    }
+
+    /// `self` restricted to the values of congruence `c`; `None` if none is left. The unsigned
+    /// bounds move inward to the nearest members and the other views follow by `sync`.
+    pub fn constrain(&self, c: Cong) -> Option<Scalar> {
+        let c = c.meet(&self.cong)?;
+        if c.is_top() {
+            return Some(*self);
+        }
+        if let Some(v) = self.is_constant() {
+            return c.contains(v).then_some(*self);
+        }
+        let (c, low) = c.split();
+        let mut s = *self;
+        if low != Tnum::UNKNOWN {
+            s = Scalar::from_views(s.b64(), s.b32(), s.bits.intersect(low)?)?;
+        }
+        if c.is_top() {
+            return Some(s);
+        }
+        // Rounding the unsigned bounds can let `sync` move them again (known bits, the
+        // 32-bit views), which may call for another rounding; stopping early is sound.
+        for _ in 0..8 {
+            let umin = c.round_up(s.umin)?;
+            let umax = c.round_down(s.umax)?;
+            if umin > umax {
+                return None;
+            }
+            if (umin, umax) == (s.umin, s.umax) {
+                break;
+            }
+            let mut b64 = s.b64();
+            (b64.umin, b64.umax) = (umin, umax);
+            s = Scalar::from_views(b64, s.b32(), s.bits)?;
+        }
+        match s.is_constant() {
+            Some(v) => c.contains(v).then_some(s),
+            None => Some(s.with_cong(c)),
+        }
     }
 
     pub fn signed_range(&self) -> (i64, i64) {
@@ -188,14 +254,18 @@ impl Scalar {
         let b64 = self.b64().hull(other.b64());
         let b32 = self.b32().hull(other.b32());
         let bits = self.bits.union(other.bits);
-        Scalar::from_views(b64, b32, bits).unwrap_or_else(|| Scalar::raw(b64, b32, bits))
+        let joined =
+            Scalar::from_views(b64, b32, bits).unwrap_or_else(|| Scalar::raw(b64, b32, bits));
+        joined.with_cong(self.exact_cong().join(other.exact_cong()).cong())
     }
 
     /// The values in both; `None` if there are none.
     pub fn meet(&self, other: &Scalar) -> Option<Scalar> {
         let b64 = self.b64().meet(other.b64())?;
         let b32 = self.b32().meet(other.b32())?;
-        Scalar::from_views(b64, b32, self.bits.intersect(other.bits)?)
+        Scalar::from_views(b64, b32, self.bits.intersect(other.bits)?)?
+            .constrain(self.cong)?
+            .constrain(other.cong)
     }
 
     /// Whether every value of `self` is in `other` (sound: `true` only if it is; may say `false`
@@ -204,6 +274,11 @@ impl Scalar {
         self.b64().is_subset(other.b64())
             && self.b32().is_subset(other.b32())
             && self.bits.is_subset(other.bits)
+            && (other.cong.is_top()
+                || match self.is_constant() {
+                    Some(v) => other.cong.contains(v),
+                    None => self.cong.leq(&other.cong),
+                })
     }
 
     /// Widening at a loop head: every bound that `newer` pushes outward jumps to the next
@@ -248,7 +323,10 @@ impl Scalar {
             let low = forget_magnitude(bits.subreg(), b32.umin, b32.umax);
             bits = bits.with_subreg(low);
         }
-        Scalar::from_views(b64, b32, bits).unwrap_or_else(|| Scalar::raw(b64, b32, bits))
+        let widened =
+            Scalar::from_views(b64, b32, bits).unwrap_or_else(|| Scalar::raw(b64, b32, bits));
+        // Congruences only coarsen along a chain of divisors, so joining them terminates.
+        widened.with_cong(self.exact_cong().join(newer.exact_cong()).cong())
     }
 
     /// Narrowing after widening: a bound that is a threshold or a type extreme (so it may have
@@ -275,7 +353,9 @@ impl Scalar {
         };
         let (b64, b32) = self.combine_views(newer, narrow);
         let bits = self.bits.intersect(newer.bits).unwrap_or(self.bits);
-        Scalar::from_views(b64, b32, bits).unwrap_or_else(|| Scalar::raw(b64, b32, bits))
+        let narrowed =
+            Scalar::from_views(b64, b32, bits).unwrap_or_else(|| Scalar::raw(b64, b32, bits));
+        narrowed.with_cong(self.cong)
     }
 
     /// Applies `f(self's bounds, other's bounds, the view's domain)` to each of the four
@@ -347,12 +427,13 @@ impl Scalar {
     }
 
     /// `self` with the 64- or 32-bit view (`p.w`) replaced by `p`, which must be a refinement
-    /// of it.
+    /// of it. The congruence is kept (and rounds the new bounds).
     fn with_part(&self, p: Part) -> Option<Scalar> {
         match p.w {
             64 => Scalar::from_views(p.b, self.b32(), self.bits.intersect(p.t)?),
             _ => Scalar::from_views(self.b64(), p.b, self.bits.with_subreg(p.t)),
-        }
+        }?
+        .constrain(self.cong)
     }
 
     /// A value from its 64-bit and 32-bit parts, each a sound description of it.
@@ -389,6 +470,7 @@ impl Scalar {
             u32min: b32.umin as u32,
             u32max: b32.umax as u32,
             bits,
+            cong: Cong::TOP,
         }
     }
 }

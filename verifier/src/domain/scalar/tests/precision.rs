@@ -585,3 +585,87 @@ fn loop_counter_widens_then_narrows() {
     assert_eq!(narrowed.to_string(), "[0, 100]");
     assert_eq!(head_after(&narrowed), narrowed);
 }
+
+/// Congruences: the unrolled-loop pattern `i += 90; if i != 180 goto head` and the arithmetic
+/// that keeps or drops a stride.
+#[test]
+fn congruence() {
+    let strided = c(0).join(&c(90));
+    let stepped = op(W64, Add, strided, c(90));
+    let (kept, _) = refine(W64, Cond::Ne, &stepped, &c(180), true).expect("reachable");
+    let (wide, _) = refine(W64, Cond::Ne, &u(0, 1000), &c(180), true).expect("reachable");
+    let neg_step = op(
+        W64,
+        Add,
+        u(100, 200).constrain(stride(3, 1)).expect("non-empty"),
+        c(-4),
+    );
+    let wraps = op(
+        W64,
+        Add,
+        u(0, u64::MAX).constrain(stride(3, 0)).expect("non-empty"),
+        c(3),
+    );
+    let alu32 = op(
+        W32,
+        Add,
+        u(0, 30).constrain(stride(5, 0)).expect("non-empty"),
+        c(7),
+    );
+    check(&[
+        (
+            "join of 0 and 90",
+            strided,
+            "[0, 90] (value=0x0; mask=0x5a) ≡0 mod 45",
+        ),
+        (
+            "plus 90",
+            stepped,
+            "[90, 180] (value=0x0; mask=0xfe) ≡0 mod 45",
+        ),
+        ("!= 180 cuts to the stride below", kept, "90"),
+        ("!= 180 inside a plain range", wide, "[0, 1000]"),
+        ("x - 4 without borrow", neg_step, "[96, 195] ≡0 mod 3"),
+        ("a sum that may wrap loses the stride", wraps, "scalar"),
+        ("32-bit sum that cannot wrap", alu32, "[7, 37] ≡2 mod 5"),
+        (
+            "times a constant",
+            op(W64, Mul, strided, c(3)),
+            "[0, 270] (value=0x0; mask=0x1fe) ≡0 mod 135",
+        ),
+        (
+            "shift left",
+            op(
+                W64,
+                Lsh,
+                u(0, 9).constrain(stride(3, 0)).expect("non-empty"),
+                c(1),
+            ),
+            "[0, 18] (value=0x0; mask=0x1e) ≡0 mod 3",
+        ),
+        (
+            "bitwise ops drop it",
+            op(W64, And, strided, c(0xff)),
+            "[0, 90] (value=0x0; mask=0x5a)",
+        ),
+    ]);
+    // Meets combine strides (3 and 5 make 15) and find contradictions.
+    let by3 = u(0, 100).constrain(stride(3, 0)).expect("non-empty");
+    let by5 = u(0, 100).constrain(stride(5, 0)).expect("non-empty");
+    assert_eq!(
+        by3.meet(&by5).expect("non-empty").to_string(),
+        "[0, 90] ≡0 mod 15"
+    );
+    assert!(
+        u(0, 100)
+            .constrain(stride(3, 1))
+            .expect("non-empty")
+            .meet(&by3)
+            .is_none()
+    );
+    assert!(by3.leq(&u(0, 100)) && !u(0, 100).leq(&by3));
+}
+
+fn stride(m: u64, r: u64) -> super::super::Cong {
+    super::super::Cong::new(m.into(), r.into())
+}

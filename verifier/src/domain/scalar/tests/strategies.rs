@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::super::Scalar;
 use super::super::bounds::Bounds;
+use super::super::congruence::Cong;
 use crate::domain::tnum::Tnum;
 use crate::domain::tnum::tests::{edge_u64, mask_u64};
 
@@ -36,6 +37,8 @@ pub struct Shape {
     u32: Option<(u64, u64)>,
     s32: Option<(u64, u64)>,
     mask: Option<u64>,
+    /// A congruence modulus (`anchor % modulus` is the residue).
+    modulus: Option<u64>,
     constant: bool,
 }
 
@@ -47,17 +50,24 @@ pub fn shape() -> BoxedStrategy<Shape> {
         maybe_distances(),
         maybe_distances(),
         proptest::option::weighted(0.4, mask_u64()),
+        proptest::option::weighted(
+            0.3,
+            prop_oneof![3 => 2u64..16, 2 => 16u64..200, 1 => 200u64..(1 << 16)],
+        ),
         proptest::bool::weighted(0.15),
     )
-        .prop_map(|(anchor, u64, s64, u32, s32, mask, constant)| Shape {
-            anchor,
-            u64,
-            s64,
-            u32,
-            s32,
-            mask,
-            constant,
-        })
+        .prop_map(
+            |(anchor, u64, s64, u32, s32, mask, modulus, constant)| Shape {
+                anchor,
+                u64,
+                s64,
+                u32,
+                s32,
+                mask,
+                modulus,
+                constant,
+            },
+        )
         .boxed()
 }
 
@@ -115,8 +125,18 @@ impl Shape {
         let (b64, b32, bits) = self.views();
         let s = Scalar::from_views(b64, b32, bits)
             .ok_or_else(|| TestCaseError::fail(format!("{self:?} synced to empty")))?;
+        let s = s
+            .constrain(self.cong())
+            .ok_or_else(|| TestCaseError::fail(format!("{self:?}: congruence left nothing")))?;
         prop_assert!(s.contains(self.anchor), "{self:?} built {s:?}");
         Ok(s)
+    }
+
+    pub fn cong(&self) -> Cong {
+        match self.modulus {
+            Some(m) if !self.constant => Cong::new(m.into(), (self.anchor % m).into()),
+            _ => Cong::TOP,
+        }
     }
 
     /// The same scalar built with the public constructors and `meet`, one view at a time.
@@ -128,6 +148,7 @@ impl Shape {
             Scalar::range_unsigned32(b32.umin as u32, b32.umax as u32),
             Scalar::range_signed32(b32.smin as i32, b32.smax as i32),
             Some(Scalar::from_tnum(bits)),
+            Scalar::top().constrain(self.cong()),
         ];
         let mut s = Scalar::top();
         for piece in pieces {
@@ -157,7 +178,15 @@ pub fn candidates(s: &Scalar, probes: &[u64]) -> Vec<u64> {
     let (s32min, s32max) = s.signed_range32();
     let t = s.bits();
     let mut out = vec![umin, umax, smin as u64, smax as u64, t.min(), t.max()];
+    let c = s.congruence();
     for &p in probes {
+        if !c.is_top() {
+            // Members of the congruence inside the unsigned range.
+            let first = c.round_up(umin).unwrap_or(umin);
+            let steps = (umax - first.min(umax)) / c.modulus();
+            out.push(first + (p % (steps + 1)) * c.modulus());
+            out.push(c.round_down(umax).unwrap_or(umax));
+        }
         out.push(t.value() | (p & t.mask()));
         let span = umax - umin;
         out.push(umin + if span == u64::MAX { p } else { p % (span + 1) });
