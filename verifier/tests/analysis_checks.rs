@@ -21,6 +21,8 @@ fn maps() -> Vec<MapInfo> {
         map("array", 2, 4, 16, false),
         map("progs", 3, 4, 4, false),
         map("rodata", 2, 4, 8, true),
+        map("hash_twin", 1, 4, 8, false),
+        map("hash_small", 1, 4, 4, false),
     ]
 }
 
@@ -605,7 +607,11 @@ fn strided_loops_with_equality_exits() {
     let (verdict, _, first) = check(ProgramType::Xdp, &writes(48), &opts);
     assert_eq!(verdict, Verdict::Accepted, "{first}");
     let (verdict, kind, first) = check(ProgramType::Xdp, &writes(51), &opts);
-    assert_eq!((verdict, kind), (Verdict::Rejected, Some("memory")), "{first}");
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("memory")),
+        "{first}"
+    );
     let counts = |bound: u32| {
         format!("mov %r8, 0\nmov %r0, 0\nl:\nadd %r0, %r8\nadd %r8, 3\njne %r8, {bound}, l\nexit")
     };
@@ -613,4 +619,34 @@ fn strided_loops_with_equality_exits() {
     assert_eq!(verdict, Verdict::Accepted, "{first}");
     let (verdict, kind, _) = check(ProgramType::Xdp, &counts(301), &opts);
     assert_eq!((verdict, kind), (Verdict::Rejected, Some("termination")));
+}
+
+/// A program that picks one of two maps per packet (Cilium's TCP and "any" connection tables)
+/// passes either to the same helpers: maps with identical definitions are interchangeable, so
+/// the two paths' map pointers join. Maps that differ (value size) do not.
+#[test]
+fn identical_maps_are_interchangeable() {
+    let pick = |other: u32| {
+        format!(
+            "ldxw %r3, [%r1+12]\nlddw %r1, map_fd(0)\njeq %r3, 0, l\nlddw %r1, map_fd({other})\nl:\nstw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\ncall 1\njeq %r0, 0, out\nldxdw %r0, [%r0]\nout:\nmov %r0, 0\nexit"
+        )
+    };
+    let opts = Options::default();
+    let (verdict, _, first) = check(ProgramType::Xdp, &pick(4), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, _, first) = check(ProgramType::Xdp, &pick(5), &opts);
+    assert_eq!(verdict, Verdict::Rejected, "{first}");
+}
+
+/// A function whose result no caller uses may leave r0 unset (clang drops the assignment), as
+/// Linux allows; a caller that reads it is rejected.
+#[test]
+fn functions_may_leave_r0_unset_if_callers_do_not_read_it() {
+    let opts = Options::default();
+    let unused = "call local f\nmov %r0, 2\nexit\nf:\nmov %r1, 1\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, unused, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let used = "call local f\nexit\nf:\nmov %r1, 1\nexit";
+    let (verdict, kind, _) = check(ProgramType::Xdp, used, &opts);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("uninit")));
 }

@@ -15,7 +15,7 @@
 use super::branch;
 use super::calls;
 use super::report::{Report, Stats};
-use super::state::{State, counter_var};
+use super::state::{Detail, State, counter_var};
 use super::transfer::{self, Env};
 use super::{Input, Options};
 use crate::cfg::{self, Cfg, Component, Edge, Wto};
@@ -111,6 +111,8 @@ struct Engine<'a> {
     /// Counter variables of the loops each block belongs to (to forget them on loop exits, so
     /// the zone does not grow with every loop the program has passed).
     counters_of: Vec<Vec<Var>>,
+    /// Registers live on entry to each block (see [`cfg::liveness`]).
+    live: Vec<u16>,
     /// Indices of the loops each block belongs to (to drop iteration tags on loop exits).
     loops_of: Vec<Vec<u32>>,
     visits: usize,
@@ -150,6 +152,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         checking: false,
         diagnostics: vec![],
         callback_sites: cfg.callback_sites.clone(),
+        map_class: transfer::map_classes(input.maps),
         extension_pair: transfer::extension_pairs(
             input.insns,
             cfg.graph
@@ -166,6 +169,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         loops: HashMap::new(),
         counters_of: vec![vec![]; n],
         loops_of: vec![vec![]; n],
+        live: vec![],
         visits: 0,
         gave_up: vec![],
         pending: vec![],
@@ -184,6 +188,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
                 .count()
         })
         .collect();
+    engine.live = cfg::liveness::live_in(&engine.cfg, input.insns);
     engine.find_loops(&wto.components);
     for l in engine.loops.values() {
         for (b, member) in l.members.iter().enumerate() {
@@ -253,37 +258,67 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
 
 /// Most disjuncts kept at a block: paths are kept apart while their shapes differ (which
 /// registers hold numbers, which pointers, which may be NULL, which stack bytes are set), up to
-/// this many; beyond it everything is joined.
+/// this many; beyond it the most alike are merged first.
 const MAX_DISJUNCTS: usize = 8;
 
-/// Groups states by shape and joins each group; more groups than [`MAX_DISJUNCTS`] are joined
-/// into one per iteration of the unrolled loops they are in. Facts that hold per path (a pointer on one, NULL on the other) survive the merge
-/// of paths whose shapes differ.
-fn normalize(states: Vec<State>) -> Vec<State> {
+/// Groups states by shape and joins each group. More groups than [`MAX_DISJUNCTS`] are
+/// regrouped by coarser shapes (ignoring which stack bytes are set, then the stack), then the
+/// two whose registers differ least are merged until few enough are left, so the paths that
+/// differ in a live register's kind (a pointer on one, NULL or an error code on the other)
+/// stay apart longest. Facts that hold per path survive the merge of paths whose shapes differ.
+fn normalize(states: Vec<State>, live: u16) -> Vec<State> {
+    let mut groups = group(states.into_iter().filter(|s| !s.bottom), Detail::Full, live);
+    for detail in [Detail::Slots, Detail::Registers] {
+        if groups.len() <= MAX_DISJUNCTS {
+            break;
+        }
+        groups = group(groups, detail, live);
+    }
+    while groups.len() > MAX_DISJUNCTS {
+        merge_closest(&mut groups, live);
+    }
+    groups.retain(|s| !s.bottom);
+    groups
+}
+
+/// Joins the two states whose registers differ in kind least (states of different iterations
+/// of an unrolled loop count as differing everywhere).
+fn merge_closest(groups: &mut Vec<State>, live: u16) {
+    let kinds: Vec<[u64; 11]> = groups.iter().map(|s| s.register_kinds(live)).collect();
+    let mut best = (usize::MAX, 0, 1);
+    for i in 0..groups.len() {
+        for j in i + 1..groups.len() {
+            let distance = if groups[i].iterations == groups[j].iterations {
+                kinds[i]
+                    .iter()
+                    .zip(&kinds[j])
+                    .filter(|(a, b)| a != b)
+                    .count()
+            } else {
+                12
+            };
+            if distance < best.0 {
+                best = (distance, i, j);
+            }
+        }
+    }
+    let (_, i, j) = best;
+    let merged = groups[i].join(&groups[j]);
+    groups[i] = merged;
+    groups.swap_remove(j);
+}
+
+/// Joins the states of equal shape at `detail`, in order of first appearance.
+fn group(states: impl IntoIterator<Item = State>, detail: Detail, live: u16) -> Vec<State> {
     let mut groups: Vec<(u64, State)> = Vec::new();
-    for s in states.into_iter().filter(|s| !s.bottom) {
-        let key = s.shape();
+    for s in states {
+        let key = s.shape(detail, live);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => *g = g.join(&s),
             None => groups.push((key, s)),
         }
     }
-    if groups.len() > MAX_DISJUNCTS {
-        // One state per iteration of the unrolled loops (one in all outside them).
-        let mut merged: Vec<State> = vec![];
-        for (_, s) in groups {
-            match merged.iter_mut().find(|m| m.iterations == s.iterations) {
-                Some(m) => *m = m.join(&s),
-                None => merged.push(s),
-            }
-        }
-        return merged.into_iter().filter(|s| !s.bottom).collect();
-    }
-    groups
-        .into_iter()
-        .map(|(_, s)| s)
-        .filter(|s| !s.bottom)
-        .collect()
+    groups.into_iter().map(|(_, s)| s).collect()
 }
 
 /// The join of a set of disjuncts (bottom for none).
@@ -457,7 +492,7 @@ impl Engine<'_> {
                 states.extend(self.along(e.source(), *e.weight(), b));
             }
         }
-        normalize(states)
+        normalize(states, self.live[b.index()])
     }
 
     /// The join of the states entering loop `h` from outside: they do not change while the

@@ -321,11 +321,55 @@ pub fn join_region(a: Region, b: Region) -> Option<Region> {
     }
 }
 
+/// What kind of value `v` is, as a number: numbers (zero apart), pointers by region and
+/// nullability, unusable values by why.
+fn kind(v: &Value) -> u64 {
+    match v {
+        Value::Num(n) => u64::from(n.is_constant() == Some(0)),
+        Value::Ptr(p) => {
+            let region = match p.region {
+                Region::Ctx => 1,
+                Region::Stack { depth } => 2 + (u64::from(depth) << 8),
+                Region::Packet => 3,
+                Region::MapValue { map, .. } => 4 + ((map as u64) << 8),
+                Region::MapFd { map } => 5 + ((map as u64) << 8),
+                Region::Mem { size, ringbuf } => {
+                    6 + (u64::from(size) << 8) + (u64::from(ringbuf) << 40)
+                }
+                Region::Kernel { .. } => 7,
+                Region::Func { pc } => 8 + ((pc as u64) << 8),
+            };
+            (region << 4) | 2 | (u64::from(p.nullable) << 2)
+        }
+        Value::Bad(u) => {
+            8 + match u {
+                Unusable::Uninit => 0,
+                Unusable::Mixed => 1,
+                Unusable::StalePacket { .. } => 2,
+                Unusable::CorruptedPointer => 3,
+                Unusable::Released => 4,
+            }
+        }
+    }
+}
+
+/// How much of a state its [`State::shape`] tells apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    Full,
+    Slots,
+    Registers,
+}
+
 impl State {
     /// A hash of the state's shape: what kind of value each location holds (number, pointer
     /// into which region, may-be-NULL), which stack bytes are initialised, which resources are
     /// held. States of one shape join without losing kinds; the fixpoint keeps shapes apart.
-    pub fn shape(&self) -> u64 {
+    /// Coarser `detail` leaves out the stack: [`Detail::Slots`] its initialised bytes,
+    /// [`Detail::Registers`] all of it, for merging the most alike paths first when there are
+    /// too many shapes; that coarsest grouping also ignores registers outside `live` (a bit per
+    /// register), which are not read again.
+    pub fn shape(&self, detail: Detail, live: u16) -> u64 {
         // FNV-1a over a few words per location: cheap, and a collision only merges two shapes
         // (a join, which is always sound).
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -333,41 +377,21 @@ impl State {
             h ^= x;
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         };
-        let kind = |v: &Value| -> u64 {
-            match v {
-                Value::Num(n) => u64::from(n.is_constant() == Some(0)),
-                Value::Ptr(p) => {
-                    let region = match p.region {
-                        Region::Ctx => 1,
-                        Region::Stack { depth } => 2 + (u64::from(depth) << 8),
-                        Region::Packet => 3,
-                        Region::MapValue { map, .. } => 4 + ((map as u64) << 8),
-                        Region::MapFd { map } => 5 + ((map as u64) << 8),
-                        Region::Mem { size, ringbuf } => {
-                            6 + (u64::from(size) << 8) + (u64::from(ringbuf) << 40)
-                        }
-                        Region::Kernel { .. } => 7,
-                        Region::Func { pc } => 8 + ((pc as u64) << 8),
-                    };
-                    (region << 4) | 2 | (u64::from(p.nullable) << 2)
-                }
-                Value::Bad(u) => {
-                    8 + match u {
-                        Unusable::Uninit => 0,
-                        Unusable::Mixed => 1,
-                        Unusable::StalePacket { .. } => 2,
-                        Unusable::CorruptedPointer => 3,
-                        Unusable::Released => 4,
-                    }
-                }
-            }
+        // Dead registers still tell paths apart while there are few (a dead flag can be what
+        // separates two paths whose live values differ), but not in the coarsest grouping.
+        let live = if detail == Detail::Registers {
+            live
+        } else {
+            u16::MAX
         };
-        for v in &self.regs {
-            mix(kind(v));
+        for (r, v) in self.regs.iter().enumerate() {
+            mix(if live & (1 << r) != 0 { kind(v) } else { 0 });
         }
-        for f in &self.frames {
-            for w in f.stack.init_words() {
-                mix(w);
+        for f in self.frames.iter().filter(|_| detail != Detail::Registers) {
+            if detail == Detail::Full {
+                for w in f.stack.init_words() {
+                    mix(w);
+                }
             }
             for (slot, v) in f.stack.slots() {
                 mix(slot as u64);
@@ -383,6 +407,17 @@ impl State {
             mix((u64::from(l) << 32) | u64::from(i));
         }
         h
+    }
+
+    /// The kind of each register (see [`State::shape`]), 0 for those outside `live`.
+    pub fn register_kinds(&self, live: u16) -> [u64; 11] {
+        std::array::from_fn(|r| {
+            if live & (1 << r) != 0 {
+                kind(&self.regs[r])
+            } else {
+                0
+            }
+        })
     }
 
     /// The state in a reader's terms: initialised registers, spilled stack slots, initialised

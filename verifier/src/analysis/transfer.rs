@@ -26,7 +26,36 @@ pub struct Env<'a> {
     /// reached only from `pc`): the pair is one zero- or sign-extension, analysed as such at
     /// `pc` (see [`extension_pairs`]).
     pub extension_pair: Vec<bool>,
+    /// Per map, the first map with the same definition (see [`map_classes`]).
+    pub map_class: Vec<usize>,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Per map, the lowest-numbered map with an identical definition (type, sizes, entries,
+/// access, contents, inner map): a program that picks one of two such maps per packet
+/// (Cilium's TCP and "any" connection-tracking tables) passes either to the same helpers, and
+/// everything the analysis checks about a map depends on its definition only. `lddw` of a map
+/// yields its class's first map, so the two paths' pointers join instead of becoming unusable.
+pub fn map_classes(maps: &[MapInfo]) -> Vec<usize> {
+    let same = |a: &MapInfo, b: &MapInfo| {
+        (
+            a.map_type,
+            a.key_size,
+            a.value_size,
+            a.max_entries,
+            a.read_only,
+        ) == (
+            b.map_type,
+            b.key_size,
+            b.value_size,
+            b.max_entries,
+            b.read_only,
+        ) && a.frozen == b.frozen
+            && a.inner == b.inner
+    };
+    (0..maps.len())
+        .map(|i| (0..i).find(|&j| same(&maps[j], &maps[i])).unwrap_or(i))
+        .collect()
 }
 
 impl Env<'_> {
@@ -159,7 +188,12 @@ fn load_imm64(
     let value = match kind {
         Imm64Kind::Value => Value::num((u64::from(next as u32) << 32) | u64::from(imm as u32)),
         Imm64Kind::MapFd | Imm64Kind::MapIdx => match map {
-            Some(map) => Value::ptr(Region::MapFd { map }, 0),
+            Some(map) => Value::ptr(
+                Region::MapFd {
+                    map: env.map_class.get(map).copied().unwrap_or(map),
+                },
+                0,
+            ),
             None => {
                 env.fail(
                     pc,

@@ -11,6 +11,7 @@
 //! control; every edge target is a block; only blocks ending in `exit` in frame 0 have no
 //! successors.
 
+pub mod liveness;
 mod wto;
 
 pub use wto::{Component, Wto};

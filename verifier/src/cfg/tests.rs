@@ -104,3 +104,41 @@ fn wto_of_a_long_chain_does_not_overflow_the_stack() {
     let wto = Wto::new(&cfg.graph, cfg.entry());
     assert_eq!(wto.components.len(), cfg.graph.node_count());
 }
+
+/// Live registers on block entry: read before written on some path; r10 always; a call keeps
+/// the caller's r6-r9 live even when the callee overwrites them.
+#[test]
+fn liveness() {
+    let src = "mov %r6, 1\njeq %r1, 0, +2\nmov %r2, %r3\nja +1\nmov %r2, 0\nmov %r0, %r2\nexit";
+    let insns = assemble(src).expect("assembles");
+    let cfg = build(&insns).expect("valid");
+    let live = liveness::live_in(&cfg, &insns);
+    let at = |pc: usize| {
+        let b = cfg
+            .graph
+            .node_indices()
+            .find(|&b| cfg.graph[b].start == pc)
+            .expect("block");
+        live[b.index()]
+    };
+    let regs = |rs: &[usize]| rs.iter().fold(1u16 << 10, |m, r| m | (1 << r));
+    assert_eq!(at(0), regs(&[1, 3]));
+    assert_eq!(at(2), regs(&[3]));
+    assert_eq!(at(4), regs(&[]));
+    assert_eq!(at(5), regs(&[2]));
+    let src =
+        "mov %r6, 1\nja +0\ncall local f\nmov %r0, %r6\nexit\nf:\nmov %r6, 2\nmov %r0, 0\nexit";
+    let insns = assemble(src).expect("assembles");
+    let cfg = build(&insns).expect("valid");
+    let live = liveness::live_in(&cfg, &insns);
+    let entry_of_call = cfg
+        .graph
+        .node_indices()
+        .find(|&b| cfg.graph[b].start == 2 && cfg.graph[b].frame == 0)
+        .expect("call block");
+    assert_ne!(
+        live[entry_of_call.index()] & (1 << 6),
+        0,
+        "r6 survives the call"
+    );
+}
