@@ -56,6 +56,14 @@ impl Stack {
             .map(|(_, v)| v)
     }
 
+    pub fn slot_mut(&mut self, slot: usize) -> Option<&mut Value> {
+        let pos = self
+            .slots
+            .binary_search_by_key(&(slot as u8), |(s, _)| *s)
+            .ok()?;
+        Some(&mut self.slots[pos].1)
+    }
+
     pub fn slots(&self) -> impl Iterator<Item = (usize, &Value)> {
         self.slots.iter().map(|(s, v)| (usize::from(*s), v))
     }

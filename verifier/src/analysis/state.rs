@@ -188,20 +188,25 @@ impl State {
             self.bottom = true;
             return;
         }
-        let zone = &mut self.zone;
-        for (r, value) in self.regs.iter_mut().enumerate() {
-            if !reduce_value(zone, value, var_of(Loc::Reg(r as u8))) {
+        // Only variables with bounds can tighten anything: visit those (a sorted range per
+        // frame), not every location.
+        let regs = self.zone.bounds_in(Var(REG_BASE), Var(REG_BASE + 11));
+        for (var, lo, hi) in regs {
+            let r = (var.0 - REG_BASE) as usize;
+            if !reduce_value(&mut self.zone, &mut self.regs[r], var, lo, hi) {
                 self.bottom = true;
                 return;
             }
         }
-        for (depth, frame) in self.frames.iter_mut().enumerate() {
-            for (slot, value) in frame.stack.slots_mut() {
-                let var = var_of(Loc::Slot {
-                    depth: depth as u8,
-                    slot: slot as u8,
-                });
-                if !reduce_value(zone, value, var) {
+        for depth in 0..self.frames.len() {
+            let base = SLOT_BASE + depth as u32 * 64;
+            let slots = self.zone.bounds_in(Var(base), Var(base + 64));
+            for (var, lo, hi) in slots {
+                let slot = (var.0 - base) as usize;
+                let Some(value) = self.frames[depth].stack.slot_mut(slot) else {
+                    continue;
+                };
+                if !reduce_value(&mut self.zone, value, var, lo, hi) {
                     self.bottom = true;
                     return;
                 }
@@ -241,13 +246,15 @@ impl State {
     }
 }
 
-/// The region a join of pointers into `a` and `b` points into, if they can be merged: values of
-/// different maps merge into "one of several maps" (the smaller size, read-only if either is),
-/// memory blocks into the smaller block, kernel objects into an unnamed kernel object.
-/// Tightens `value` (held in zone variable `var`) from the zone's bounds, and the zone from
-/// the value's. False when they contradict (unreachable).
-fn reduce_value(zone: &mut Zone, value: &mut Value, var: Var) -> bool {
-    let (lo, hi) = zone.interval(var);
+/// Tightens `value` (held in zone variable `var`, which the zone bounds by `lo..=hi`) from the
+/// zone's bounds, and the zone from the value's. False when they contradict (unreachable).
+fn reduce_value(
+    zone: &mut Zone,
+    value: &mut Value,
+    var: Var,
+    lo: Option<i64>,
+    hi: Option<i64>,
+) -> bool {
     if lo.is_none() && hi.is_none() {
         return true;
     }
@@ -280,6 +287,9 @@ fn reduce_value(zone: &mut Zone, value: &mut Value, var: Var) -> bool {
     true
 }
 
+/// The region a join of pointers into `a` and `b` points into, if they can be merged: values of
+/// different maps merge into "one of several maps" (the smaller size, read-only if either is),
+/// memory blocks into the smaller block, kernel objects into an unnamed kernel object.
 pub fn join_region(a: Region, b: Region) -> Option<Region> {
     if a == b {
         return Some(a);

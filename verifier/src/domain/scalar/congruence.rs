@@ -28,6 +28,14 @@ pub struct Cong {
     r: u64,
 }
 
+/// The intersection of two congruences: another congruence, or (when the combined modulus
+/// exceeds 64 bits) at most one 64-bit value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Meet {
+    Cong(Cong),
+    Single(u64),
+}
+
 /// A congruence in wide arithmetic where modulus 0 means "exactly `r`" (a constant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Exact {
@@ -35,9 +43,10 @@ pub(super) struct Exact {
     pub r: u128,
 }
 
-/// Moduli above this are dropped (`TOP`): strides in programs are small, and it keeps every
-/// product below in `u128` without overflow checks.
-const MAX_MODULUS: u128 = 1 << 32;
+/// Moduli above this are dropped (`TOP`): a modulus is stored in a `u64`. Every intermediate
+/// below (a sum of two residues, a modulus times a 64-bit constant, a product of two moduli over
+/// their gcd) fits in a `u128`.
+const MAX_MODULUS: u128 = u64::MAX as u128;
 
 fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
@@ -104,10 +113,8 @@ impl Cong {
         self.m.is_multiple_of(other.m) && self.r % other.m == other.r
     }
 
-    /// The values in both; `None` if none. Exact (Chinese remainders) while the combined
-    /// modulus stays within [`MAX_MODULUS`]; beyond it, the finer of the two (a sound
-    /// over-approximation of the intersection).
-    pub fn meet(&self, other: &Cong) -> Option<Cong> {
+    /// The values in both (Chinese remainders); `None` if none.
+    pub fn meet(&self, other: &Cong) -> Option<Meet> {
         let (m1, r1, m2, r2) = (
             u128::from(self.m),
             u128::from(self.r),
@@ -118,15 +125,18 @@ impl Cong {
         if r1 % g != r2 % g {
             return None;
         }
+        // Below 2^128: both moduli are below 2^64.
         let lcm = m1 / g * m2;
-        if lcm > MAX_MODULUS {
-            return Some(if self.m >= other.m { *self } else { *other });
-        }
         // x = r1 + m1 * t with m1 * t ≡ r2 - r1 (mod m2): divide by g, invert m1/g mod m2/g.
         let (m1g, m2g) = (m1 / g, m2 / g);
         let d = ((r2 + m2 - r1 % m2) % m2) / g % m2g;
         let t = d * inverse(m1g % m2g, m2g) % m2g;
-        Some(Cong::new(lcm, (r1 + m1 * t) % lcm))
+        let x = (r1 + m1 * t) % lcm;
+        if lcm > MAX_MODULUS {
+            // Only `x` itself can be a 64-bit value.
+            return u64::try_from(x).ok().map(Meet::Single);
+        }
+        Some(Meet::Cong(Cong::new(lcm, x)))
     }
 
     /// The odd part of the congruence and what it says about the low bits: `r mod 2^k` for
@@ -141,14 +151,16 @@ impl Cong {
 
     /// The smallest value `>= x` in the congruence, if any fits in a `u64`.
     pub fn round_up(&self, x: u64) -> Option<u64> {
-        let up = (self.r + self.m - x % self.m) % self.m;
-        x.checked_add(up)
+        let (m, r) = (u128::from(self.m), u128::from(self.r));
+        let up = (r + m - u128::from(x) % m) % m;
+        u64::try_from(u128::from(x) + up).ok()
     }
 
     /// The largest value `<= x` in the congruence, if any.
     pub fn round_down(&self, x: u64) -> Option<u64> {
-        let down = (x % self.m + self.m - self.r) % self.m;
-        x.checked_sub(down)
+        let (m, r) = (u128::from(self.m), u128::from(self.r));
+        let down = (u128::from(x) % m + m - r) % m;
+        u64::try_from(u128::from(x).checked_sub(down)?).ok()
     }
 }
 

@@ -190,7 +190,12 @@ impl Scalar {
     /// `self` restricted to the values of congruence `c`; `None` if none is left. The unsigned
     /// bounds move inward to the nearest members and the other views follow by `sync`.
     pub fn constrain(&self, c: Cong) -> Option<Scalar> {
-        let c = c.meet(&self.cong)?;
+        let c = match c.meet(&self.cong)? {
+            congruence::Meet::Cong(c) => c,
+            congruence::Meet::Single(v) => {
+                return self.contains(v).then(|| Scalar::constant(v));
+            }
+        };
         if c.is_top() {
             return Some(*self);
         }

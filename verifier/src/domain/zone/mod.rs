@@ -82,6 +82,26 @@ impl Zone {
         vars.into_iter()
     }
 
+    /// The bounded variables in `lo..hi` with their bounds (as [`Zone::interval`]), in order:
+    /// for visiting every location's bounds without a lookup per location.
+    pub fn bounds_in(&self, lo: Var, hi: Var) -> Vec<(Var, Option<i64>, Option<i64>)> {
+        if self.bottom {
+            return vec![];
+        }
+        self.graph
+            .nodes
+            .range(lo, hi)
+            .filter(|(_, n)| n.upper.is_some() || n.neg_lower.is_some())
+            .map(|(&x, n)| {
+                (
+                    x,
+                    graph::wide(n.neg_lower).and_then(|l| lower_to_i64(-l)),
+                    graph::wide(n.upper).and_then(upper_to_i64),
+                )
+            })
+            .collect()
+    }
+
     /// The tightest bounds `(lo, hi)` on `x` the constraints imply; `None` where unbounded (or
     /// where the bound is outside `i64`). Bottom gives `(Some(i64::MAX), Some(i64::MIN))`: every
     /// bound holds on no state.

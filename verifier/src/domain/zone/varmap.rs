@@ -66,6 +66,15 @@ impl<V> VarMap<V> {
         }
     }
 
+    /// The entries with keys in `lo..hi`, in order.
+    pub fn range(&self, lo: Var, hi: Var) -> impl Iterator<Item = (&Var, &V)> + '_ {
+        let start = self.entries.partition_point(|(k, _)| *k < lo);
+        self.entries[start..]
+            .iter()
+            .take_while(move |(k, _)| *k < hi)
+            .map(|(k, v)| (k, v))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&Var, &V)> + '_ {
         self.entries.iter().map(|(k, v)| (k, v))
     }

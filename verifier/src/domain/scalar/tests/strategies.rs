@@ -52,7 +52,7 @@ pub fn shape() -> BoxedStrategy<Shape> {
         proptest::option::weighted(0.4, mask_u64()),
         proptest::option::weighted(
             0.3,
-            prop_oneof![3 => 2u64..16, 2 => 16u64..200, 1 => 200u64..(1 << 16)],
+            prop_oneof![3 => 2u64..16, 2 => 16u64..200, 1 => 200u64..(1 << 40)],
         ),
         proptest::bool::weighted(0.15),
     )
