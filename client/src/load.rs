@@ -85,7 +85,11 @@ pub fn run(args: &LoadArgs) -> Result<bool> {
         }
         // Cold: unique names defeat the cache.
         let mut cold = vec![];
-        let nonce = vouch_proto::envelope::time::now_unix();
+        // Unique per run, even for runs started in the same second.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let nonce = format!("{nonce:x}-{}", std::process::id());
         for i in 0..args.cold {
             let mut r = request.clone();
             r.file_name = format!("load-{nonce}-{i}-{}", r.file_name);

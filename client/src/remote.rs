@@ -123,7 +123,7 @@ pub struct SubmitArgs {
 impl SubmitArgs {
     pub fn request(&self, elf: Vec<u8>) -> VerifyRequest {
         VerifyRequest {
-            elf,
+            elf: elf.into(),
             file_name: self
                 .file
                 .file_name()
@@ -188,7 +188,7 @@ pub fn submit(args: &SubmitArgs) -> Result<bool> {
     let mut programs = vec![];
     for p in &response.programs {
         let dir = args.out.join(bundle_dir_name(&name, &p.function));
-        let image = (!p.image.is_empty()).then_some(p.image.as_slice());
+        let image = (!p.image.is_empty()).then_some(&p.image[..]);
         write_bundle(&dir, &p.envelope, image)
             .with_context(|| format!("cannot write {}", dir.display()))?;
         match args.format {

@@ -9,6 +9,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 #[derive(Debug, thiserror::Error)]
 pub enum CanonicalError {
     #[error("canonical JSON has no floating-point numbers: {0}")]
@@ -65,7 +67,9 @@ fn write_value(value: &Value, out: &mut String) -> Result<(), CanonicalError> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// Appends `s` as a canonical JSON string (quotes included), for writers that lay out a fixed
+/// document by hand and must produce exactly what [`to_canonical`] would.
+pub fn write_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -76,7 +80,11 @@ fn write_string(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(c as usize) >> 4]));
+                out.push(char::from(HEX[(c as usize) & 15]));
+            }
             c => out.push(c),
         }
     }

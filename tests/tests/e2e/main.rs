@@ -68,7 +68,7 @@ fn check_result(file: &str, r: &ProgramResult, trust: &TrustStore) -> Statement 
 
 /// The image a result carries, for `write_bundle`.
 fn image_of(r: &ProgramResult) -> Option<&[u8]> {
-    (!r.image.is_empty()).then_some(r.image.as_slice())
+    (!r.image.is_empty()).then_some(&r.image[..])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
