@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod cache;
 pub mod cli;
+pub mod corked;
 pub mod facts;
 pub mod image;
 pub mod metrics;
