@@ -12,6 +12,7 @@
 
 use crate::audit::{AuditError, AuditLog, Issued};
 use crate::cache::{self, Cache, Entry, Key};
+use crate::deadline::{Arrived, Deadline, grpc_timeout};
 use crate::facts;
 use crate::image::Jitted;
 use crate::metrics::{Method, Metrics};
@@ -33,6 +34,11 @@ use vouch_proto::envelope::{
 use vouch_verifier::analysis::{Options, Verdict, verify_program};
 use vouch_verifier::elf::{LoadOptions, load};
 use vouch_verifier::platform::ProgramType;
+
+/// The answer to a request with option `z3`: the server is never built with the verifier's
+/// `z3` feature (SMT confirmation of alarms), so it cannot honour the option.
+pub const Z3_UNAVAILABLE: &str = "option z3: this server was built without the `z3` feature \
+     (SMT confirmation of alarms); send the request without it, or run `vouch check --z3` locally";
 
 /// Objects larger than this are looked up in the request index on the blocking pool rather
 /// than the runtime.
@@ -168,9 +174,7 @@ fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status
     }
     let o = request.options.unwrap_or_default();
     if o.z3 {
-        return Err(Status::invalid_argument(
-            "option z3: SMT confirmation is not available on this server",
-        ));
+        return Err(Status::invalid_argument(Z3_UNAVAILABLE));
     }
     let domain = api::Domain::try_from(o.domain)
         .map_err(|_| Status::invalid_argument(format!("unknown domain {}", o.domain)))?;
@@ -376,6 +380,7 @@ impl VerifierService {
         &self,
         peer: Arc<str>,
         request: VerifyRequest,
+        deadline: Deadline,
     ) -> Result<VerifyResponse, Status> {
         let s = &self.state;
         let mut job = validate(&request, s.max_elf_bytes)?;
@@ -401,7 +406,7 @@ impl VerifierService {
         });
         let verified = match cached {
             Some(v) => v,
-            None => self.verify_on_pool(job).await?,
+            None => self.verify_on_pool(job, deadline).await?,
         };
         let now = now_unix();
         let mut results = Vec::with_capacity(verified.len());
@@ -458,9 +463,8 @@ impl VerifierService {
         })
     }
 
-    async fn verify_on_pool(&self, job: Job) -> Result<Verified, Status> {
+    async fn verify_on_pool(&self, job: Job, deadline: Deadline) -> Result<Verified, Status> {
         let s = &self.state;
-        let deadline = s.deadline;
         let (pool, cache, signer, metrics) = (
             s.pool.clone(),
             s.cache.clone(),
@@ -485,11 +489,16 @@ impl VerifierService {
                 Status::internal("verification failed unexpectedly; the object was not judged")
             })?
         };
-        match tokio::time::timeout(deadline, work).await {
+        match tokio::time::timeout_at(deadline.at.into(), work).await {
             Ok(r) => r,
             Err(_) => Err(Status::deadline_exceeded(format!(
-                "verification did not finish within the server's {} s deadline",
-                deadline.as_secs_f64()
+                "verification did not finish within the {} deadline of {} s",
+                if deadline.client {
+                    "client's (grpc-timeout)"
+                } else {
+                    "server's"
+                },
+                deadline.budget.as_secs_f64()
             ))),
         }
     }
@@ -502,8 +511,19 @@ impl Verifier for VerifierService {
         request: Request<VerifyRequest>,
     ) -> Result<Response<VerifyResponse>, Status> {
         let started = Instant::now();
+        let arrived = request
+            .extensions()
+            .get::<Arrived>()
+            .map_or(started, |a| a.0);
+        let deadline = Deadline::new(
+            arrived,
+            self.state.deadline,
+            grpc_timeout(request.metadata()),
+        );
         let peer = peer_of(&request);
-        let result = self.verify_inner(peer.clone(), request.into_inner()).await;
+        let result = self
+            .verify_inner(peer.clone(), request.into_inner(), deadline)
+            .await;
         let code = result
             .as_ref()
             .map_or_else(Status::code, |_| tonic::Code::Ok);
