@@ -1,11 +1,12 @@
 //! Request deadlines: the server's `--deadline`, or the client's `grpc-timeout` header when
 //! that is shorter, both counted from the request's arrival.
 //!
-//! tonic enforces `grpc-timeout` itself (its timer answers CANCELLED, "Timeout expired", and
-//! drops the handler, so our metrics never see the request). The service's own timer therefore
-//! starts from [`Arrived`], stamped by an interceptor right after tonic's timer started, and
-//! fires [`CLIENT_DEADLINE_MARGIN`] earlier: the client gets DEADLINE_EXCEEDED with a message
-//! naming its deadline, and the request is counted.
+//! tonic's server enforces `grpc-timeout` itself: its timer answers CANCELLED ("Timeout
+//! expired") and drops the handler, so our metrics would never see the request. The service's
+//! own timer therefore starts from [`Arrived`], stamped by an interceptor in the same poll that
+//! starts tonic's timer, and fires [`CLIENT_DEADLINE_MARGIN`] earlier: the service answers
+//! DEADLINE_EXCEEDED naming the client's deadline, and counts it. (A client that enforces the
+//! deadline itself, as tonic's does, may report its own timeout first.)
 
 use std::time::{Duration, Instant};
 use tonic::{Request, Status};
