@@ -84,9 +84,14 @@ impl<K: Hash + Eq + Copy, V: Clone> LruMap<K, V> {
         self.insert_weighted(key, value, 0);
     }
 
+    /// Whether an entry of this weight would be stored (at most `max_weight / 16`).
+    pub fn accepts(&self, weight: u64) -> bool {
+        weight <= self.max_weight / 16
+    }
+
     /// Inserts (or replaces) an entry of the given weight.
     pub fn insert_weighted(&self, key: K, value: V, weight: u64) {
-        if weight > self.max_weight / 16 {
+        if !self.accepts(weight) {
             return;
         }
         let Ok(mut inner) = self.inner.write() else {

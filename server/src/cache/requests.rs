@@ -77,6 +77,9 @@ impl RequestIndex {
     /// kept alive).
     pub fn insert(&self, slot: u64, request: &VerifyRequest, programs: Vec<Key>) {
         let weight = (request.elf.len() + 256) as u64;
+        if !self.map.accepts(weight) {
+            return;
+        }
         let request = VerifyRequest {
             elf: prost::bytes::Bytes::copy_from_slice(&request.elf),
             ..request.clone()
