@@ -367,6 +367,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn queued_records_are_numbered_at_once_and_drained_on_close() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, writer, _) = AuditLog::open(dir.path()).expect("open");
+        let mut expected = 1;
+        for i in 0..500u32 {
+            // Hits queue without waiting; every fifth answer waits for its records.
+            let records = vec![entry(i); 1 + (i % 3) as usize];
+            let n = records.len() as u64;
+            let seqs = if i % 5 == 0 {
+                log.append_many(records).await.expect("append")
+            } else {
+                log.append_queued(records).expect("queue")
+            };
+            assert_eq!(seqs, expected..expected + n);
+            expected += n;
+        }
+        // Closing the last handle lets the writer drain the queue, then stop.
+        drop(log);
+        writer.finish();
+        let path = dir.path().join(AUDIT_FILE);
+        let summary = verify_chain(&path).expect("valid chain");
+        assert_eq!(summary.records, expected - 1);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let last: AuditRecord =
+            serde_json::from_str(text.lines().last().expect("a line")).expect("record");
+        assert_eq!(last.seq, expected - 1);
+        assert_eq!(last.entry.peer, "127.0.0.1:499");
+    }
+
+    #[tokio::test]
     async fn chain_survives_reopen_and_detects_tampering() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (log, writer, summary) = AuditLog::open(dir.path()).expect("open");
