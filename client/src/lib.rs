@@ -14,6 +14,7 @@ mod check;
 mod conformance;
 mod driver;
 mod load;
+mod load_h2;
 mod object;
 mod plugin;
 mod program_file;

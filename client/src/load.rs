@@ -3,16 +3,22 @@
 //! - cold remote latency: a few requests under fresh file names, so the server's cache cannot
 //!   answer (the subject name is part of the cache key) and it verifies and signs;
 //! - cached throughput and p50/p99 latency: `--requests` requests from `--concurrency` clients
-//!   over a few HTTP/2 connections, after one warm-up request.
+//!   over `--connections` HTTP/2 connections, after one warm-up request (over plain HTTP/2
+//!   through the lean client of `load_h2`, unless `--tonic-client`).
 //!
 //! Every answer is counted and checked (one result per program, a verdict, an envelope), so a
 //! lost or empty answer is an error, not a faster number.
 
+use crate::load_h2;
 use crate::remote::{ServerArgs, SubmitArgs, status_error};
 use anyhow::{Context, Result, bail};
+use prost::bytes::Bytes;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use vouch_proto::api::verifier_client::VerifierClient;
+use vouch_proto::api::{VerifyRequest, VerifyResponse};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct LoadArgs {
@@ -32,6 +38,31 @@ pub struct LoadArgs {
     /// Cold (uncached) requests to time.
     #[arg(long, default_value_t = 5)]
     pub cold: usize,
+    /// Send the cached requests through tonic's channel, as `vouch submit` does (default over
+    /// plain HTTP/2: a lean h2 client that costs the shared machine less; same wire format,
+    /// every answer decoded and checked alike).
+    #[arg(long)]
+    pub tonic_client: bool,
+}
+
+/// How the cached phase calls Verify.
+#[derive(Clone)]
+enum Caller {
+    Tonic(VerifierClient<Channel>),
+    H2(load_h2::Connection),
+}
+
+impl Caller {
+    async fn verify(&mut self, framed: &Bytes, request: &VerifyRequest) -> Result<VerifyResponse> {
+        match self {
+            Caller::Tonic(client) => Ok(client
+                .verify(request.clone())
+                .await
+                .map_err(status_error)?
+                .into_inner()),
+            Caller::H2(connection) => connection.verify(framed).await,
+        }
+    }
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -85,7 +116,11 @@ pub fn run(args: &LoadArgs) -> Result<bool> {
         }
         // Cold: unique names defeat the cache.
         let mut cold = vec![];
-        let nonce = vouch_proto::envelope::time::now_unix();
+        // Unique per run, even for runs started in the same second.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let nonce = format!("{nonce:x}-{}", std::process::id());
         for i in 0..args.cold {
             let mut r = request.clone();
             r.file_name = format!("load-{nonce}-{i}-{}", r.file_name);
@@ -106,30 +141,37 @@ pub fn run(args: &LoadArgs) -> Result<bool> {
             .verify(request.clone())
             .await
             .map_err(status_error)?;
-        let request = Arc::new(request);
+        // The cached phase: over plain HTTP/2 the lean h2 client (see `load_h2`), else tonic.
+        let lean = args.server.server.starts_with("http://")
+            && args.server.tls_ca.is_none()
+            && !args.tonic_client;
+        let mut callers = vec![];
+        for client in &clients {
+            callers.push(if lean {
+                Caller::H2(load_h2::Connection::open(&args.server.server).await?)
+            } else {
+                Caller::Tonic(client.clone())
+            });
+        }
+        let request = Arc::new((load_h2::frame(&request), request));
         let per_client = args.requests / args.concurrency.max(1);
         let extra = args.requests % args.concurrency.max(1);
         let started = Instant::now();
         let mut tasks = vec![];
         for c in 0..args.concurrency.max(1) {
-            let mut client = clients[c % clients.len()].clone();
+            let mut caller = callers[c % callers.len()].clone();
             let request = request.clone();
             let n = per_client + usize::from(c < extra);
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(n);
                 for _ in 0..n {
                     let t = Instant::now();
-                    let answer = client
-                        .verify((*request).clone())
-                        .await
-                        .map_err(status_error)?
-                        .into_inner();
+                    let answer = caller.verify(&request.0, &request.1).await?;
                     latencies.push(t.elapsed());
                     if answer.programs.len() != programs
-                        || answer
-                            .programs
-                            .iter()
-                            .any(|p| !p.cached || p.envelope.is_empty())
+                        || answer.programs.iter().any(|p| {
+                            !p.cached || p.envelope.is_empty() || p.verdict == 0 || p.audit_seq == 0
+                        })
                     {
                         bail!("an answer was incomplete or not from the cache");
                     }
@@ -147,12 +189,13 @@ pub fn run(args: &LoadArgs) -> Result<bool> {
             bail!("{} of {} requests answered", latencies.len(), args.requests);
         }
         println!(
-            "{}: {} program(s); {} requests from {} clients over {} connection(s)",
+            "{}: {} program(s); {} requests from {} clients over {} connection(s) ({})",
             args.file.display(),
             programs,
             args.requests,
             args.concurrency,
-            clients.len()
+            clients.len(),
+            if lean { "h2 client" } else { "tonic client" }
         );
         println!(
             "cached:  {:.0} requests/s ({:.0} verdicts/s); latency p50 {}, p99 {}, max {}",

@@ -2,12 +2,20 @@
 
 use crate::check::Domain;
 use anyhow::{Context, Result, bail};
+use hyper_util::rt::TokioIo;
 use serde_json::json;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::Poll;
+use tokio::net::TcpStream;
+use tonic::codegen::Service;
+use tonic::codegen::http::Uri;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use vouch_proto::api::verifier_client::VerifierClient;
 use vouch_proto::api::{self, GetKeysRequest, ProgramResult, VerifyRequest};
 use vouch_proto::bundle::{bundle_dir_name, write_bundle};
+use vouch_server::corked::Corked;
 
 /// How to reach the server.
 #[derive(clap::Args, Clone, Debug)]
@@ -29,8 +37,7 @@ pub struct ServerArgs {
 impl ServerArgs {
     pub async fn connect(&self) -> Result<VerifierClient<Channel>> {
         let mut endpoint = Channel::from_shared(self.server.clone())
-            .with_context(|| format!("bad server URL `{}`", self.server))?
-            .tcp_nodelay(true);
+            .with_context(|| format!("bad server URL `{}`", self.server))?;
         if self.server.starts_with("https://") || self.tls_ca.is_some() {
             let mut tls = ClientTlsConfig::new();
             if let Some(ca) = &self.tls_ca {
@@ -42,12 +49,46 @@ impl ServerArgs {
             endpoint = endpoint.tls_config(tls).context("bad TLS configuration")?;
         }
         let channel = endpoint
-            .connect()
+            .connect_with_connector(CorkedConnector)
             .await
             .with_context(|| format!("cannot connect to {}", self.server))?;
         Ok(VerifierClient::new(channel)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX))
+    }
+}
+
+/// Opens the TCP connection of a channel: `TCP_NODELAY`, and writes coalesced per scheduler
+/// turn (`vouch_server::corked`), so many requests in flight share a `write`. tonic adds TLS on
+/// top for `https://` servers.
+#[derive(Clone, Copy)]
+struct CorkedConnector;
+
+impl Service<Uri> for CorkedConnector {
+    type Response = TokioIo<Corked<TcpStream>>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        Box::pin(async move {
+            let host = uri
+                .host()
+                .ok_or_else(|| std::io::Error::other(format!("no host in `{uri}`")))?
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+                Some("https") => 443,
+                _ => 80,
+            });
+            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(TokioIo::new(Corked::new(stream)))
+        })
     }
 }
 
@@ -123,7 +164,7 @@ pub struct SubmitArgs {
 impl SubmitArgs {
     pub fn request(&self, elf: Vec<u8>) -> VerifyRequest {
         VerifyRequest {
-            elf,
+            elf: elf.into(),
             file_name: self
                 .file
                 .file_name()
@@ -188,7 +229,7 @@ pub fn submit(args: &SubmitArgs) -> Result<bool> {
     let mut programs = vec![];
     for p in &response.programs {
         let dir = args.out.join(bundle_dir_name(&name, &p.function));
-        let image = (!p.image.is_empty()).then_some(p.image.as_slice());
+        let image = (!p.image.is_empty()).then_some(&p.image[..]);
         write_bundle(&dir, &p.envelope, image)
             .with_context(|| format!("cannot write {}", dir.display()))?;
         match args.format {

@@ -18,6 +18,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tonic::codegen::tokio_stream::StreamExt;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use vouch_proto::api::verifier_server::VerifierServer;
 use vouch_proto::envelope::keys::read_public_keys;
@@ -223,9 +225,12 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send + 'static
     // Leave room above the ELF limit for the other fields, so an oversized object gets our
     // RESOURCE_EXHAUSTED with its size rather than a bare decoding error.
     let message_limit = args.max_elf_bytes.saturating_add(1 << 20);
-    let verifier = VerifierServer::new(service)
-        .max_decoding_message_size(message_limit)
-        .max_encoding_message_size(usize::MAX);
+    let verifier = InterceptedService::new(
+        VerifierServer::new(service)
+            .max_decoding_message_size(message_limit)
+            .max_encoding_message_size(usize::MAX),
+        crate::deadline::stamp_arrival,
+    );
     let mut builder = Server::builder();
     if let Some(tls) = tls_config(&args)? {
         builder = builder.tls_config(tls).context("bad TLS configuration")?;
@@ -234,8 +239,12 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send + 'static
         .add_service(health_service)
         .add_service(reflection)
         .add_service(verifier)
+        // Every connection: TCP_NODELAY, and responses finished in the same scheduler turn
+        // share one write (`corked`); TLS, when configured, runs on top.
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(|s| s.map(crate::corked::Corked::new)),
             shutdown,
         )
         .await

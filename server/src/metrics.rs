@@ -30,6 +30,7 @@ pub const CODES: [tonic::Code; 7] = [
 pub struct Metrics {
     /// Per method (Verify, GetKeys) and code.
     requests: [[AtomicU64; CODES.len()]; 2],
+    /// Per bucket, the requests in it and not in an earlier one.
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -55,11 +56,11 @@ impl Metrics {
             .unwrap_or(CODES.len() - 1);
         self.requests[method as usize][i].fetch_add(1, Relaxed);
         if let Method::Verify = method {
+            // One count in the first bucket that holds it (none past the last); `render` sums
+            // them into Prometheus's cumulative buckets.
             let secs = elapsed.as_secs_f64();
-            for (b, le) in self.buckets.iter().zip(BUCKETS) {
-                if secs <= le {
-                    b.fetch_add(1, Relaxed);
-                }
+            if let Some(b) = BUCKETS.iter().position(|le| secs <= *le) {
+                self.buckets[b].fetch_add(1, Relaxed);
             }
             self.latency_count.fetch_add(1, Relaxed);
             self.latency_sum_micros.fetch_add(
@@ -83,11 +84,12 @@ impl Metrics {
             }
         }
         out.push_str("# HELP vouch_verify_duration_seconds Time to answer Verify.\n# TYPE vouch_verify_duration_seconds histogram\n");
+        let mut cumulative = 0;
         for (b, le) in self.buckets.iter().zip(BUCKETS) {
+            cumulative += b.load(Relaxed);
             let _ = writeln!(
                 out,
-                "vouch_verify_duration_seconds_bucket{{le=\"{le}\"}} {}",
-                b.load(Relaxed)
+                "vouch_verify_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
             );
         }
         let count = self.latency_count.load(Relaxed);
@@ -165,5 +167,36 @@ pub async fn serve(listener: TcpListener, metrics: std::sync::Arc<Metrics>) {
             let _ = stream.write_all(response.as_bytes()).await;
             let _ = stream.shutdown().await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::default();
+        for micros in [50, 50, 300, 2_000, 20_000_000] {
+            m.request(
+                Method::Verify,
+                tonic::Code::Ok,
+                Duration::from_micros(micros),
+            );
+        }
+        let text = m.render();
+        for (le, n) in [
+            ("0.0001", 2),
+            ("0.00025", 2),
+            ("0.0005", 3),
+            ("0.0025", 4),
+            ("10", 4),
+        ] {
+            let line = format!("vouch_verify_duration_seconds_bucket{{le=\"{le}\"}} {n}\n");
+            assert!(text.contains(&line), "{line}{text}");
+        }
+        assert!(text.contains("vouch_verify_duration_seconds_bucket{le=\"+Inf\"} 5\n"));
+        assert!(text.contains("vouch_verify_duration_seconds_count 5\n"));
+        assert!(text.contains("vouch_requests_total{method=\"Verify\",code=\"Ok\"} 5\n"));
     }
 }

@@ -4,13 +4,15 @@
 //! (same bytes, same options: answered from the cache without parsing) → otherwise a permit
 //! from the pool semaphore (`--workers`) and `spawn_blocking` for loading, verification, JIT and
 //! signing, the whole bounded by the deadline → re-signing of stale cached envelopes → one audit
-//! record per program (the answer waits for them) → response.
+//! record per program (an answer with a new signature waits for them; a pure cache hit only
+//! queues them, see `audit`) → response.
 //!
 //! A verification that outlives its deadline keeps its permit until it finishes (blocking work
 //! cannot be cancelled), so the pool stays bounded; its verdict still lands in the cache.
 
-use crate::audit::{AuditEntry, AuditLog};
+use crate::audit::{AuditError, AuditLog, Issued};
 use crate::cache::{self, Cache, Entry, Key};
+use crate::deadline::{Arrived, Deadline, grpc_timeout};
 use crate::facts;
 use crate::image::Jitted;
 use crate::metrics::{Method, Metrics};
@@ -24,7 +26,7 @@ use vouch_proto::api::{
     self, Diagnostic, GetKeysRequest, GetKeysResponse, ProgramResult, SourceLine, VerifyRequest,
     VerifyResponse,
 };
-use vouch_proto::envelope::time::{format_rfc3339, now_unix, parse_rfc3339};
+use vouch_proto::envelope::time::{format_rfc3339, now_unix};
 use vouch_proto::envelope::{
     Envelope, KeyPair, ProgramInfo, PublicKey, Statement, VerdictPredicate, VerifierInfo, hex,
     sha256_hex,
@@ -33,7 +35,13 @@ use vouch_verifier::analysis::{Options, Verdict, verify_program};
 use vouch_verifier::elf::{LoadOptions, load};
 use vouch_verifier::platform::ProgramType;
 
-/// Objects larger than this are hashed on the blocking pool rather than the runtime.
+/// The answer to a request with option `z3`: the server is never built with the verifier's
+/// `z3` feature (SMT confirmation of alarms), so it cannot honour the option.
+pub const Z3_UNAVAILABLE: &str = "option z3: this server was built without the `z3` feature \
+     (SMT confirmation of alarms); send the request without it, or run `vouch check --z3` locally";
+
+/// Objects larger than this are looked up in the request index on the blocking pool rather
+/// than the runtime.
 const HASH_INLINE_LIMIT: usize = 1 << 20;
 
 /// Signs statements: the current key and how long verdicts are valid.
@@ -64,8 +72,8 @@ impl Signer {
     /// Whether a cached envelope must be re-signed: another key signed it, or less than half
     /// its validity is left (so every answer is good for at least half the TTL).
     fn stale(&self, entry: &Entry, now: i64) -> bool {
-        let expires = parse_rfc3339(&entry.statement.predicate.expires_at).unwrap_or(0);
-        entry.result.key_id != self.key.id() || expires - now < self.ttl_secs / 2
+        entry.result.key_id != self.key.id()
+            || entry.expires.saturating_sub(now) < self.ttl_secs / 2
     }
 
     fn resign(&self, entry: &Entry) -> Entry {
@@ -75,9 +83,9 @@ impl Signer {
             statement.predicate.expires_at,
         ) = self.times();
         let mut result = entry.result.clone();
-        result.envelope = self.sign(&statement);
+        result.envelope = self.sign(&statement).into();
         result.key_id = self.key.id().to_owned();
-        Entry { result, statement }
+        Entry::new(result, statement)
     }
 }
 
@@ -153,7 +161,8 @@ struct Job {
     file_name: String,
     options: Options,
     program_type: Option<ProgramType>,
-    request_key: Key,
+    /// The request's slot in the request index.
+    request_slot: u64,
 }
 
 fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status> {
@@ -165,9 +174,7 @@ fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status
     }
     let o = request.options.unwrap_or_default();
     if o.z3 {
-        return Err(Status::invalid_argument(
-            "option z3: SMT confirmation is not available on this server",
-        ));
+        return Err(Status::invalid_argument(Z3_UNAVAILABLE));
     }
     let domain = api::Domain::try_from(o.domain)
         .map_err(|_| Status::invalid_argument(format!("unknown domain {}", o.domain)))?;
@@ -205,7 +212,7 @@ fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status
             ..Options::default()
         },
         program_type,
-        request_key: [0; 32],
+        request_slot: 0,
     })
 }
 
@@ -334,8 +341,8 @@ fn run_job(
                     }),
                 })
                 .collect(),
-            envelope: signer.sign(&statement),
-            image: image.unwrap_or_default(),
+            envelope: signer.sign(&statement).into(),
+            image: image.unwrap_or_default().into(),
             verify_micros,
             cached: false,
             program_digest: format!("sha256:{}", hex(&digest)),
@@ -344,15 +351,19 @@ fn run_job(
             no_image_reason,
         };
         metrics.cache_misses.fetch_add(1, Relaxed);
-        let entry = Entry { result, statement };
+        let entry = Arc::new(Entry::new(result, statement));
         cache.insert(key, entry.clone());
-        out.push((key, Arc::new(entry), false));
+        out.push((key, entry, false));
     }
-    cache.insert_request(job.request_key, out.iter().map(|(k, _, _)| *k).collect());
+    cache.requests().insert(
+        job.request_slot,
+        &job.request,
+        out.iter().map(|(k, _, _)| *k).collect(),
+    );
     Ok(out)
 }
 
-fn peer_of<T>(request: &Request<T>) -> String {
+fn peer_of<T>(request: &Request<T>) -> Arc<str> {
     let mut peer = request
         .remote_addr()
         .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
@@ -361,42 +372,54 @@ fn peer_of<T>(request: &Request<T>) -> String {
     {
         peer.push_str(&format!(" cert=sha256:{}", sha256_hex(cert.as_ref())));
     }
-    peer
+    peer.into()
 }
 
 impl VerifierService {
     async fn verify_inner(
         &self,
-        peer: String,
+        peer: Arc<str>,
         request: VerifyRequest,
+        deadline: Deadline,
     ) -> Result<VerifyResponse, Status> {
         let s = &self.state;
         let mut job = validate(&request, s.max_elf_bytes)?;
-        job.request_key = if request.elf.len() <= HASH_INLINE_LIMIT {
-            cache::request_key(&request, vouch_verifier::VERSION)
+        // The request index: hashing and comparing a big object happen on the blocking pool.
+        let index = |cache: &Cache, request: &VerifyRequest| {
+            let slot = cache.requests().slot(request);
+            (slot, cache.requests().get(slot, request))
+        };
+        let (slot, keys) = if request.elf.len() <= HASH_INLINE_LIMIT {
+            index(&s.cache, &request)
         } else {
-            let r = request.clone();
-            tokio::task::spawn_blocking(move || cache::request_key(&r, vouch_verifier::VERSION))
+            let (cache, r) = (s.cache.clone(), request.clone());
+            tokio::task::spawn_blocking(move || index(&cache, &r))
                 .await
                 .map_err(|e| Status::internal(format!("hashing failed: {e}")))?
         };
+        job.request_slot = slot;
         job.request = request;
-        let cached: Option<Verified> = s.cache.request(&job.request_key).and_then(|keys| {
+        let cached: Option<Verified> = keys.and_then(|keys| {
             keys.iter()
                 .map(|k| s.cache.get(k).map(|e| (*k, e, true)))
                 .collect()
         });
         let verified = match cached {
             Some(v) => v,
-            None => self.verify_on_pool(job).await?,
+            None => self.verify_on_pool(job, deadline).await?,
         };
         let now = now_unix();
         let mut results = Vec::with_capacity(verified.len());
-        let mut audit = Vec::with_capacity(verified.len());
+        let mut issued = Vec::with_capacity(verified.len());
+        // Whether an envelope leaves that was signed for this answer (verified or re-signed):
+        // then the answer waits for its audit records (see `audit`).
+        let mut new_verdict = false;
         for (key, entry, was_cached) in verified {
+            new_verdict |= !was_cached;
             let entry = if s.signer.stale(&entry, now) {
+                new_verdict = true;
                 let fresh = Arc::new(s.signer.resign(&entry));
-                s.cache.insert(key, (*fresh).clone());
+                s.cache.insert(key, fresh.clone());
                 fresh
             } else {
                 entry
@@ -411,26 +434,26 @@ impl VerifierService {
             } else {
                 s.metrics.rejected.fetch_add(1, Relaxed);
             }
-            audit.push(AuditEntry {
-                time: format_rfc3339(now),
+            issued.push(Issued {
+                time: now,
                 peer: peer.clone(),
-                program: entry.statement.name(),
-                digest: result.program_digest.clone(),
-                verdict: entry.statement.predicate.verdict.clone(),
-                key_id: result.key_id.clone(),
+                verdict: entry.audit.clone(),
                 cached: was_cached,
-                envelope: sha256_hex(&result.envelope),
             });
             results.push(result);
         }
-        let seqs = s
-            .audit
-            .append_many(audit)
-            .await
-            .map_err(|e| Status::internal(format!("audit log: {e}")))?;
+        let seqs = if new_verdict {
+            s.audit.append_many(issued).await
+        } else {
+            s.audit.append_queued(issued)
+        }
+        .map_err(|e| match e {
+            AuditError::Unwritable => Status::unavailable(e.to_string()),
+            e => Status::internal(format!("audit log: {e}")),
+        })?;
         s.metrics
             .audit_records
-            .fetch_add(seqs.len() as u64, Relaxed);
+            .fetch_add(seqs.end - seqs.start, Relaxed);
         for (r, seq) in results.iter_mut().zip(seqs) {
             r.audit_seq = seq;
         }
@@ -440,9 +463,8 @@ impl VerifierService {
         })
     }
 
-    async fn verify_on_pool(&self, job: Job) -> Result<Verified, Status> {
+    async fn verify_on_pool(&self, job: Job, deadline: Deadline) -> Result<Verified, Status> {
         let s = &self.state;
-        let deadline = s.deadline;
         let (pool, cache, signer, metrics) = (
             s.pool.clone(),
             s.cache.clone(),
@@ -467,11 +489,16 @@ impl VerifierService {
                 Status::internal("verification failed unexpectedly; the object was not judged")
             })?
         };
-        match tokio::time::timeout(deadline, work).await {
+        match tokio::time::timeout_at(deadline.at.into(), work).await {
             Ok(r) => r,
             Err(_) => Err(Status::deadline_exceeded(format!(
-                "verification did not finish within the server's {} s deadline",
-                deadline.as_secs_f64()
+                "verification did not finish within the {} deadline of {} s",
+                if deadline.client {
+                    "client's (grpc-timeout)"
+                } else {
+                    "server's"
+                },
+                deadline.budget.as_secs_f64()
             ))),
         }
     }
@@ -484,8 +511,19 @@ impl Verifier for VerifierService {
         request: Request<VerifyRequest>,
     ) -> Result<Response<VerifyResponse>, Status> {
         let started = Instant::now();
+        let arrived = request
+            .extensions()
+            .get::<Arrived>()
+            .map_or(started, |a| a.0);
+        let deadline = Deadline::new(
+            arrived,
+            self.state.deadline,
+            grpc_timeout(request.metadata()),
+        );
         let peer = peer_of(&request);
-        let result = self.verify_inner(peer.clone(), request.into_inner()).await;
+        let result = self
+            .verify_inner(peer.clone(), request.into_inner(), deadline)
+            .await;
         let code = result
             .as_ref()
             .map_or_else(Status::code, |_| tonic::Code::Ok);

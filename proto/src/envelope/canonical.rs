@@ -9,6 +9,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 #[derive(Debug, thiserror::Error)]
 pub enum CanonicalError {
     #[error("canonical JSON has no floating-point numbers: {0}")]
@@ -65,21 +67,37 @@ fn write_value(value: &Value, out: &mut String) -> Result<(), CanonicalError> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// Appends `s` as a canonical JSON string (quotes included), for writers that lay out a fixed
+/// document by hand and must produce exactly what [`to_canonical`] would.
+pub fn write_string(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    // Runs of bytes that need no escape are copied whole; every byte that does is ASCII, so
+    // the cuts fall on character boundaries.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        } else {
+            out.push_str(escape);
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -95,6 +113,23 @@ mod tests {
             to_canonical(&v).expect("canonical"),
             r#"{"a":{"_t":0,"z":"x\"y\\\n\u0001é"},"b":[1,-2,true,null]}"#
         );
+    }
+
+    #[test]
+    fn every_control_character_and_runs_around_escapes() {
+        let mut all = String::new();
+        for c in (0u8..0x20).chain([b'"', b'\\', b'a', 0x7f]) {
+            all.push(char::from(c));
+            all.push('é');
+        }
+        let mut out = String::new();
+        write_string(&all, &mut out);
+        // serde_json reads back exactly the string.
+        let back: String = serde_json::from_str(&out).expect("json");
+        assert_eq!(back, all);
+        assert!(out.starts_with(r#""\u0000é\u0001é"#), "{out}");
+        assert!(out.contains(r#"\bé\té\né\u000bé\fé\ré"#), "{out}");
+        assert!(out.ends_with("\\\"é\\\\éaé\u{7f}é\""), "{out}");
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Drop for Server {
 
 pub fn request(file_name: &str, elf: Vec<u8>) -> VerifyRequest {
     VerifyRequest {
-        elf,
+        elf: elf.into(),
         file_name: file_name.to_owned(),
         options: Some(api::Options::default()),
         jit_target: vouch_proto::JIT_TARGET_X86_64_SYSV.into(),

@@ -2,6 +2,7 @@
 //! limits, load, restart. See `harness.rs` for the process and client.
 
 mod driver;
+mod grpc;
 mod harness;
 
 use harness::{Server, object, request, write_key};
@@ -68,7 +69,7 @@ fn check_result(file: &str, r: &ProgramResult, trust: &TrustStore) -> Statement 
 
 /// The image a result carries, for `write_bundle`.
 fn image_of(r: &ProgramResult) -> Option<&[u8]> {
-    (!r.image.is_empty()).then_some(r.image.as_slice())
+    (!r.image.is_empty()).then_some(&r.image[..])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,6 +349,16 @@ async fn bad_input_gets_a_status_and_the_server_keeps_serving() {
     r.function = Some("no_such_function".into());
     let status = client.verify(r).await.expect_err("selection");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    // This server is built without the z3 feature: the option is refused by name.
+    let mut r = request("x.o", good.clone());
+    r.options = Some(api::Options {
+        z3: true,
+        ..api::Options::default()
+    });
+    let status = client.verify(r).await.expect_err("z3");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(status.message(), vouch_server::service::Z3_UNAVAILABLE);
+    assert!(status.message().contains("without the `z3` feature"));
     // Still serving.
     let ok = client
         .verify(request("xdp_drop_icmp.bpf.o", good))
@@ -375,7 +386,7 @@ async fn bad_input_gets_a_status_and_the_server_keeps_serving() {
     // Metrics count what happened.
     let metrics = http_get(server.metrics.as_deref().expect("metrics address")).await;
     assert!(
-        metrics.contains("vouch_requests_total{method=\"Verify\",code=\"InvalidArgument\"} 6"),
+        metrics.contains("vouch_requests_total{method=\"Verify\",code=\"InvalidArgument\"} 7"),
         "{metrics}"
     );
     assert!(
@@ -393,10 +404,11 @@ async fn bad_input_gets_a_status_and_the_server_keeps_serving() {
         .await
         .expect_err("deadline");
     assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("server's"), "{status:?}");
     slow.stop();
 }
 
-async fn http_get(addr: &str) -> String {
+pub(crate) async fn http_get(addr: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")

@@ -2,20 +2,29 @@
 //! [`program_key`], in memory and persisted under `DATA_DIR/cache/<key>.pb` (the
 //! `ProgramResult` message, protobuf-encoded), so a restart keeps every verdict.
 //!
-//! In front of it, an in-memory request index maps [`request_key`] (a digest of the ELF bytes
-//! and everything else in the request) to the program keys it produced, so a fleet sending the
-//! same object is answered without even parsing the ELF.
+//! In front of it, an in-memory request index ([`RequestIndex`]) maps a request (the exact ELF
+//! bytes and every other field) to the program keys it produced, so a fleet sending the same
+//! object is answered without even parsing the ELF.
+//!
+//! Both are bounded and evict the least recently used entries ([`LruMap`]).
 //!
 //! A cached envelope is re-signed (same predicate, new times, current key) when it was signed by
 //! a previous key or has less than half its validity left; see `service.rs`.
 
+mod lru;
+mod requests;
+
+pub use lru::LruMap;
+pub use requests::{REQUEST_INDEX_BYTES, RequestIndex};
+
+use crate::audit::VerdictFacts;
 use prost::Message;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use vouch_proto::api::ProgramResult;
-use vouch_proto::envelope::{OptionsInfo, Statement, canonical::to_canonical, hex};
+use vouch_proto::envelope::time::parse_rfc3339;
+use vouch_proto::envelope::{OptionsInfo, Statement, canonical::to_canonical, hex, sha256_hex};
 
 pub type Key = [u8; 32];
 
@@ -46,39 +55,35 @@ pub fn program_key(
     h.finalize().into()
 }
 
-/// The request index key: sha256 over the ELF bytes and every other field of the request.
-pub fn request_key(request: &vouch_proto::api::VerifyRequest, version: &str) -> Key {
-    let mut h = Sha256::new();
-    h.update(b"vouch-request-v1\0");
-    h.update((request.elf.len() as u64).to_le_bytes());
-    h.update(&request.elf);
-    let options = request.options.unwrap_or_default();
-    let fields = [
-        request.file_name.as_str(),
-        request.section.as_deref().unwrap_or("\u{0}none"),
-        request.function.as_deref().unwrap_or("\u{0}none"),
-        request.program_type.as_deref().unwrap_or("\u{0}none"),
-        request.jit_target.as_str(),
-        version,
-    ];
-    for s in fields {
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
-    }
-    h.update([
-        options.domain as u8,
-        u8::from(options.strict_div),
-        u8::from(options.allow_ptr_leaks),
-        u8::from(options.z3),
-    ]);
-    h.finalize().into()
-}
-
-/// One cached verdict: the answer as sent (with `cached` unset) and its parsed statement.
+/// One cached verdict: the answer as sent (with `cached` unset), its parsed statement, and
+/// what answering it again needs, computed once when the entry is made.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub result: ProgramResult,
     pub statement: Statement,
+    /// The statement's expiry, Unix seconds (0 if unreadable: re-signed at once).
+    pub expires: i64,
+    /// What an audit record of this verdict says (program, digest, verdict, key, envelope hash).
+    pub audit: Arc<VerdictFacts>,
+}
+
+impl Entry {
+    pub fn new(result: ProgramResult, statement: Statement) -> Entry {
+        let expires = parse_rfc3339(&statement.predicate.expires_at).unwrap_or(0);
+        let audit = Arc::new(VerdictFacts {
+            program: statement.name(),
+            digest: result.program_digest.clone(),
+            verdict: statement.predicate.verdict.clone(),
+            key_id: result.key_id.clone(),
+            envelope: sha256_hex(&result.envelope),
+        });
+        Entry {
+            result,
+            statement,
+            expires,
+            audit,
+        }
+    }
 }
 
 /// The statement inside a result's envelope (no signature check: the service wrote it).
@@ -89,9 +94,8 @@ pub fn statement_of(result: &ProgramResult) -> Option<Statement> {
 
 pub struct Cache {
     dir: Option<PathBuf>,
-    max_entries: usize,
-    programs: RwLock<HashMap<Key, Arc<Entry>>>,
-    requests: RwLock<HashMap<Key, Arc<[Key]>>>,
+    programs: LruMap<Key, Arc<Entry>>,
+    requests: RequestIndex,
 }
 
 impl Cache {
@@ -100,13 +104,12 @@ impl Cache {
     pub fn open(dir: Option<&Path>, max_entries: usize) -> std::io::Result<Cache> {
         let cache = Cache {
             dir: dir.map(Path::to_owned),
-            max_entries,
-            programs: RwLock::new(HashMap::new()),
-            requests: RwLock::new(HashMap::new()),
+            programs: LruMap::new(max_entries),
+            requests: RequestIndex::new(max_entries, REQUEST_INDEX_BYTES),
         };
         let Some(dir) = dir else { return Ok(cache) };
         std::fs::create_dir_all(dir)?;
-        let mut loaded = HashMap::new();
+        let mut loaded = 0usize;
         for e in std::fs::read_dir(dir)? {
             let path = e?.path();
             let Some(key) = path
@@ -117,7 +120,7 @@ impl Cache {
             else {
                 continue;
             };
-            if loaded.len() >= max_entries {
+            if loaded >= max_entries {
                 break;
             }
             let entry = std::fs::read(&path)
@@ -125,28 +128,22 @@ impl Cache {
                 .and_then(|b| ProgramResult::decode(b.as_slice()).ok())
                 .and_then(|result| {
                     let statement = statement_of(&result)?;
-                    Some(Entry { result, statement })
+                    Some(Entry::new(result, statement))
                 });
             match entry {
                 Some(entry) => {
-                    loaded.insert(key, Arc::new(entry));
+                    cache.programs.insert(key, Arc::new(entry));
+                    loaded += 1;
                 }
                 None => tracing::warn!("skipping unreadable cache entry {}", path.display()),
             }
         }
-        tracing::info!(
-            "verdict cache: {} entries from {}",
-            loaded.len(),
-            dir.display()
-        );
-        if let Ok(mut programs) = cache.programs.write() {
-            *programs = loaded;
-        }
+        tracing::info!("verdict cache: {loaded} entries from {}", dir.display());
         Ok(cache)
     }
 
     pub fn len(&self) -> usize {
-        self.programs.read().map_or(0, |p| p.len())
+        self.programs.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -154,21 +151,14 @@ impl Cache {
     }
 
     pub fn get(&self, key: &Key) -> Option<Arc<Entry>> {
-        self.programs.read().ok()?.get(key).cloned()
+        self.programs.get(key)
     }
 
-    /// Stores an entry in memory and on disk (atomically: temp file, then rename).
-    pub fn insert(&self, key: Key, entry: Entry) {
+    /// Stores an entry in memory (evicting the least recently used when full; evicted entries
+    /// stay on disk for the next start) and on disk (atomically: temp file, then rename).
+    pub fn insert(&self, key: Key, entry: Arc<Entry>) {
         let bytes = entry.result.encode_to_vec();
-        if let Ok(mut programs) = self.programs.write() {
-            if programs.len() >= self.max_entries && !programs.contains_key(&key) {
-                // Full: drop an arbitrary entry (it stays on disk for the next start).
-                if let Some(victim) = programs.keys().next().copied() {
-                    programs.remove(&victim);
-                }
-            }
-            programs.insert(key, Arc::new(entry));
-        }
+        self.programs.insert(key, entry);
         if let Some(dir) = &self.dir {
             let name = hex(&key);
             let tmp = dir.join(format!("{name}.tmp{}", std::process::id()));
@@ -180,17 +170,9 @@ impl Cache {
         }
     }
 
-    pub fn request(&self, key: &Key) -> Option<Arc<[Key]>> {
-        self.requests.read().ok()?.get(key).cloned()
-    }
-
-    pub fn insert_request(&self, key: Key, programs: Vec<Key>) {
-        if let Ok(mut requests) = self.requests.write() {
-            if requests.len() >= self.max_entries {
-                requests.clear();
-            }
-            requests.insert(key, programs.into());
-        }
+    /// The request index (see [`RequestIndex`]).
+    pub fn requests(&self) -> &RequestIndex {
+        &self.requests
     }
 }
 
