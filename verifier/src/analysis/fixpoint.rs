@@ -82,8 +82,6 @@ const THRESHOLDS: &[i64] = &[
 ];
 
 struct Loop {
-    /// Blocks of the loop, nested loops included.
-    members: Vec<bool>,
     counter: Var,
     neg_counter: Var,
     /// Registers compared by the conditional jumps of the loop.
@@ -190,15 +188,6 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         .collect();
     engine.live = cfg::liveness::live_in(&engine.cfg, input.insns);
     engine.find_loops(&wto.components);
-    for l in engine.loops.values() {
-        for (b, member) in l.members.iter().enumerate() {
-            if *member {
-                engine.counters_of[b].push(l.counter);
-                engine.counters_of[b].push(l.neg_counter);
-                engine.loops_of[b].push(l.index);
-            }
-        }
-    }
     let start = engine.cfg.entry();
     engine.pre[start.index()] = vec![entry];
     for c in &wto.components {
@@ -332,12 +321,12 @@ fn joined(states: &[State]) -> State {
 
 impl Engine<'_> {
     fn find_loops(&mut self, components: &[Component]) {
-        fn members(c: &[Component], out: &mut Vec<bool>) {
+        fn members(c: &[Component], out: &mut Vec<usize>) {
             for x in c {
                 match x {
-                    Component::Vertex(v) => out[v.index()] = true,
+                    Component::Vertex(v) => out.push(v.index()),
                     Component::Cycle(h, body) => {
-                        out[h.index()] = true;
+                        out.push(h.index());
                         members(body, out);
                     }
                 }
@@ -345,29 +334,30 @@ impl Engine<'_> {
         }
         for c in components {
             if let Component::Cycle(h, body) = c {
-                let mut m = vec![false; self.cfg.graph.node_count()];
-                m[h.index()] = true;
+                let mut m = vec![h.index()];
                 members(body, &mut m);
                 let index = self.loops.len();
                 let guards = self.guards(&m);
                 let thresholds = self.loop_thresholds(&m);
                 let body_insns: usize = m
                     .iter()
-                    .enumerate()
-                    .filter(|(_, member)| **member)
-                    .map(|(b, _)| {
+                    .map(|&b| {
                         let block = self.cfg.graph[NodeIndex::new(b)];
                         block.end + 1 - block.start
                     })
                     .sum();
+                let (counter, neg_counter) = (counter_var(2 * index), counter_var(2 * index + 1));
+                for &b in &m {
+                    self.counters_of[b].extend([counter, neg_counter]);
+                    self.loops_of[b].push(index as u32);
+                }
                 let delay = widen_delay(body_insns);
                 let unroll = unroll::unroll_limit(body_insns);
                 self.loops.insert(
                     *h,
                     Loop {
-                        members: m,
-                        counter: counter_var(2 * index),
-                        neg_counter: counter_var(2 * index + 1),
+                        counter,
+                        neg_counter,
                         guards,
                         thresholds,
                         delay,
@@ -383,9 +373,9 @@ impl Engine<'_> {
     /// The registers the conditional jumps ending the blocks in `members` compare, and the
     /// registers those are copies of in the same block (`w4 = w2` or `r4 = r2; r4 <<= 32;
     /// r4 >>= 32` before `if r4 != 20`: the counter is r2).
-    fn guards(&self, members: &[bool]) -> Vec<usize> {
+    fn guards(&self, members: &[usize]) -> Vec<usize> {
         let mut regs = vec![];
-        for (b, _) in members.iter().enumerate().filter(|(_, m)| **m) {
+        for &b in members {
             let block = self.cfg.graph[NodeIndex::new(b)];
             if let Some(Insn::Jump { dst, src, .. }) = self.env.insns.get(block.end) {
                 let mut operands = vec![dst.index()];
@@ -406,9 +396,9 @@ impl Engine<'_> {
     /// Widening thresholds for a loop: the usual ones plus every constant its conditional
     /// jumps compare with, and its neighbours, so `i != 600` bounds `i` at 600, not at the
     /// next power of two.
-    fn loop_thresholds(&self, members: &[bool]) -> Vec<i64> {
+    fn loop_thresholds(&self, members: &[usize]) -> Vec<i64> {
         let mut t = THRESHOLDS.to_vec();
-        for (b, _) in members.iter().enumerate().filter(|(_, m)| **m) {
+        for &b in members {
             let end = self.cfg.graph[NodeIndex::new(b)].end;
             if let Some(Insn::Jump {
                 src: crate::isa::Operand::Imm(c),
@@ -462,7 +452,7 @@ impl Engine<'_> {
                 s.iterations.retain(|(l, _)| inside.contains(l));
             }
             if let Some(l) = self.loops.get(&to) {
-                if l.members[from.index()] {
+                if self.in_loop(from, l.index) {
                     s.zone.assign_var(l.counter, l.counter, 1);
                     s.zone.assign_var(l.neg_counter, l.neg_counter, -1);
                 } else {
@@ -498,14 +488,19 @@ impl Engine<'_> {
     /// The join of the states entering loop `h` from outside: they do not change while the
     /// loop iterates, so they are joined once per stabilisation, not once per iteration.
     fn loop_entry(&self, h: NodeIndex) -> State {
-        let members = &self.loops[&h].members;
-        joined(&self.incoming_where(h, |p| !members[p.index()]))
+        let index = self.loops[&h].index;
+        joined(&self.incoming_where(h, |p| !self.in_loop(p, index)))
     }
 
     /// The join of the states along the back edges of loop `h`.
     fn loop_back(&self, h: NodeIndex) -> State {
-        let members = &self.loops[&h].members;
-        joined(&self.incoming_where(h, |p| members[p.index()]))
+        let index = self.loops[&h].index;
+        joined(&self.incoming_where(h, |p| self.in_loop(p, index)))
+    }
+
+    /// Whether block `b` is in the loop with index `index` (nested loops included).
+    fn in_loop(&self, b: NodeIndex, index: u32) -> bool {
+        self.loops_of[b.index()].contains(&index)
     }
 
     /// Runs block `b` on its entry states. In the final pass (`check`), every instruction is
@@ -576,13 +571,13 @@ impl Engine<'_> {
     /// In the final pass, `b` has read its incoming edges (those from sources satisfying
     /// `from`) for the last time: sources nobody else will read are freed. This keeps the
     /// memory of the analysis proportional to the frontier of the WTO, not to the program.
-    fn consumed(&mut self, b: NodeIndex, from: impl Fn(NodeIndex) -> bool) {
+    fn consumed(&mut self, b: NodeIndex, from: impl Fn(&Self, NodeIndex) -> bool) {
         let sources: Vec<NodeIndex> = self
             .cfg
             .graph
             .edges_directed(b, Direction::Incoming)
             .map(|e| e.source())
-            .filter(|&p| from(p))
+            .filter(|&p| from(self, p))
             .collect();
         for p in sources {
             let left = &mut self.pending[p.index()];
@@ -606,7 +601,7 @@ impl Engine<'_> {
                     self.pre[v.index()] = self.incoming(*v);
                 }
                 if last {
-                    self.consumed(*v, |_| true);
+                    self.consumed(*v, |_, _| true);
                 }
                 self.run_block(*v, last);
             }
@@ -618,9 +613,8 @@ impl Engine<'_> {
                 let mut widened = false;
                 let entry = self.loop_entry(*h);
                 if last {
-                    let members = &self.loops[h].members;
-                    let outside: Vec<bool> = members.iter().map(|m| !m).collect();
-                    self.consumed(*h, |p| outside[p.index()]);
+                    let index = self.loops[h].index;
+                    self.consumed(*h, |engine, p| !engine.in_loop(p, index));
                 }
                 loop {
                     let back = self.loop_back(*h);
@@ -665,8 +659,8 @@ impl Engine<'_> {
                     let final_pass = last && pass + 1 == passes;
                     let new = entry.join(&self.loop_back(*h));
                     if final_pass {
-                        let members = self.loops[h].members.clone();
-                        self.consumed(*h, |p| members[p.index()]);
+                        let index = self.loops[h].index;
+                        self.consumed(*h, |engine, p| engine.in_loop(p, index));
                     }
                     self.pre[h.index()] = if new.bottom { vec![] } else { vec![new] };
                     self.run_block(*h, final_pass);

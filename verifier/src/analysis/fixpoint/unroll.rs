@@ -50,8 +50,7 @@ impl Engine<'_> {
         if limit == 0 || self.cfg.graph[h].callback_loop {
             return false;
         }
-        let members = l.members.clone();
-        let mut frontier = self.incoming_where(h, |p| !members[p.index()]);
+        let mut frontier = self.incoming_where(h, |p| !self.in_loop(p, index));
         tag(&mut frontier, index, 0);
         let mut iterations = frontier.clone();
         let mut k = 0;
@@ -68,12 +67,12 @@ impl Engine<'_> {
                 return true;
             }
             k += 1;
-            frontier = self.incoming_where(h, |p| members[p.index()]);
+            frontier = self.incoming_where(h, |p| self.in_loop(p, index));
             tag(&mut frontier, index, k as u32);
             iterations.extend(frontier.iter().cloned());
         }
         if last {
-            self.consumed(h, |_| true);
+            self.consumed(h, |_, _| true);
         }
         self.pre[h.index()] = iterations;
         self.run_block(h, last);
