@@ -9,10 +9,12 @@
 //!   per-run setup dominates).
 //!
 //! Each runs `--runs` times per engine; the table prints the time per run and the ratio.
-//! Compile speed: every program compiled repeatedly, plus a 100k-instruction straight-line
-//! program. Build with `--release` for meaningful numbers.
+//! Compile speed, by program class, on real and generated programs: see [`crate::bench_jit_compile`].
+//! Build with `--release` for meaningful numbers.
 
+use crate::bench_jit_compile::{self as compile, Class, Job};
 use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
 use std::time::Instant;
 use vouch_verifier::analysis::MapInfo;
 use vouch_verifier::interp::Config;
@@ -117,6 +119,25 @@ pub struct BenchJitArgs {
     /// Runs per program and engine.
     #[arg(long, default_value_t = 2000)]
     runs: usize,
+    /// Samples folder whose accepted programs (`EXPECTED.tsv`) are compiled for the compile
+    /// speed; skipped if it does not exist.
+    #[arg(long, default_value = "../shared/samples")]
+    samples: PathBuf,
+    /// Stress programs (`vouch bench --stress N`) to compile, by segment count.
+    #[arg(long, num_args = 1.., default_values_t = [100, 2000])]
+    stress: Vec<usize>,
+    /// More ELF objects to compile every program of (e.g. `vouch bench --stress N --emit-elf`).
+    #[arg(long, num_args = 1..)]
+    object: Vec<PathBuf>,
+    /// Seconds each compile-speed class is compiled over and over for.
+    #[arg(long, default_value_t = 0.5)]
+    min_time: f64,
+    /// Only the compile speed, not the run-time table.
+    #[arg(long)]
+    compile_only: bool,
+    /// Only the compile-speed classes whose name contains this.
+    #[arg(long, default_value = "")]
+    only: String,
 }
 
 fn map() -> MapInfo {
@@ -208,21 +229,17 @@ fn bench_one(name: &'static str, asm: &str, runs: usize, many_packets: bool) -> 
     })
 }
 
-/// Instructions compiled per second: (instructions, seconds).
-fn compile_speed(prog: &[Insn], repeat: usize) -> Result<f64> {
-    let table = [map()];
-    let start = Instant::now();
-    for _ in 0..repeat {
-        vouch_verifier::jit::compile(prog, &table, Some(ProgramType::Xdp))?;
-    }
-    Ok((prog.len() * repeat) as f64 / start.elapsed().as_secs_f64())
-}
-
 pub fn run(args: &BenchJitArgs) -> Result<()> {
     if cfg!(debug_assertions) {
         println!("note: a debug build; use `cargo run --release -p vouch-client -- bench-jit`");
     }
-    let runs = args.runs.max(1);
+    if !args.compile_only {
+        run_table(args.runs.max(1))?;
+    }
+    compile_speed(args)
+}
+
+fn run_table(runs: usize) -> Result<()> {
     let rows = [
         bench_one("checksum", CHECKSUM, runs, false)?,
         bench_one("hashmap", HASHMAP, runs, false)?,
@@ -242,6 +259,31 @@ pub fn run(args: &BenchJitArgs) -> Result<()> {
             r.interp_ns / r.jit_ns
         );
     }
+    Ok(())
+}
+
+fn compile_speed(args: &BenchJitArgs) -> Result<()> {
+    let mut classes: Vec<Class> = Vec::new();
+    if args.samples.join("EXPECTED.tsv").exists() {
+        let (samples, left_out) = compile::samples(&args.samples)?;
+        classes.extend(samples);
+        if !left_out.is_empty() {
+            println!(
+                "samples left out of the compile speed: {} ({})",
+                left_out.len(),
+                left_out.join("; ")
+            );
+        }
+    } else {
+        println!(
+            "note: no {}; the samples classes are skipped",
+            args.samples.join("EXPECTED.tsv").display()
+        );
+    }
+    for &n in &args.stress {
+        classes.push(compile::stress(n)?);
+    }
+    classes.extend(compile::objects(&args.object)?);
     // A large straight-line program: 100k ALU instructions, then exit.
     let ops = [
         AluOp::Add,
@@ -264,27 +306,24 @@ pub fn run(args: &BenchJitArgs) -> Result<()> {
         .iter()
         .map(|a| assemble(a).context("assembling"))
         .collect::<Result<_>>()?;
-    let small_speed = small
-        .iter()
-        .map(|p| compile_speed(p, 2000))
-        .collect::<Result<Vec<_>>>()?;
     // A typical mix: the three programs' code repeated (jumps are relative, so each copy keeps
     // its own targets) to 100k instructions.
     let mut typical: Vec<Insn> = Vec::new();
     while typical.len() < 100_000 {
         typical.extend(small.iter().flatten().copied());
     }
-    println!(
-        "JIT compile: {:.2}M insns/s (100k typical: loads/ALU/jumps/calls), {:.2}M insns/s (100k ALU, 1/6 divisions)",
-        compile_speed(&typical, 5)? / 1e6,
-        compile_speed(&big, 5)? / 1e6,
-    );
-    println!(
-        "             {:.2}M insns/s (the three programs above, {}/{}/{} insns, compiled alone)",
-        small_speed.iter().sum::<f64>() / small_speed.len() as f64 / 1e6,
-        small[0].len(),
-        small[1].len(),
-        small[2].len()
-    );
-    Ok(())
+    let xdp = |insns: Vec<Insn>| Job::new(insns, vec![map()], ProgramType::Xdp);
+    classes.push(Class {
+        name: "synthetic: 100k ALU, 1/6 divisions".into(),
+        jobs: vec![xdp(big)],
+    });
+    classes.push(Class {
+        name: "synthetic: the 3 below repeated, 100k".into(),
+        jobs: vec![xdp(typical)],
+    });
+    classes.push(Class {
+        name: "tiny: checksum, hashmap, parser".into(),
+        jobs: small.into_iter().map(xdp).collect(),
+    });
+    compile::report(&classes, args.min_time, &args.only)
 }
