@@ -106,13 +106,24 @@ pub fn compile(
         format_version: FORMAT_VERSION,
         target: TARGET_X86_64_SYSV.into(),
         entry_offset: 0,
-        stack_size: (super::exec::MAX_FRAMES * STACK_SIZE) as u32,
+        stack_size: stack_size(insns),
         ctx_size: c.ctx_size,
         ctx_fields: c.ctx_fields,
         helpers: c.helpers,
         map_slots: c.map_slots,
         code,
     })
+}
+
+/// The BPF stack the program needs: a program without local calls only ever uses the entry
+/// frame, and a run zeroes its whole stack first (4 KiB for eight frames was the largest part of
+/// a small program's per-run setup).
+fn stack_size(insns: &[Insn]) -> u32 {
+    let calls = insns
+        .iter()
+        .any(|i| matches!(i, Insn::Call(CallTarget::Local(_))));
+    let frames = if calls { super::exec::MAX_FRAMES } else { 1 };
+    (frames * STACK_SIZE) as u32
 }
 
 /// `W::Q` for 64-bit BPF operations, `W::D` for 32-bit ones.

@@ -192,3 +192,19 @@ fn legacy_loads() {
         0
     );
 }
+
+/// A program without local calls asks for one frame of stack (a run zeroes all it asks for);
+/// with local calls, eight.
+#[test]
+fn stack_size_is_one_frame_without_local_calls() {
+    let flat = assemble("stdw [%r10-512], 1\nldxdw %r0, [%r10-512]\nexit").expect("assembles");
+    let image = super::compile(&flat, &[], None).expect("compiles");
+    assert_eq!(image.stack_size, 512);
+    assert_eq!(
+        jit("stdw [%r10-512], 1\nldxdw %r0, [%r10-512]\nexit", None),
+        1
+    );
+    let calls = assemble("call local f\nexit\nf:\nmov %r0, 2\nexit").expect("assembles");
+    let image = super::compile(&calls, &[], None).expect("compiles");
+    assert_eq!(image.stack_size, 8 * 512);
+}
