@@ -5,14 +5,17 @@
 //! - `checksum`: sums the packet's 16-bit words, 20 times over, in a loop (pure compute: loads,
 //!   adds, compares, jumps);
 //! - `hashmap`: 64 lookups/updates of a 16-key hash map per packet (helper-bound);
-//! - `parser`: Ethernet/IPv4/TCP-UDP header parsing over many different packets (short runs, so
+//! - `parser`: Ethernet/IPv4/TCP-UDP header parsing over 2000 different packets (short runs, so
 //!   per-run setup dominates).
 //!
-//! Each runs `--runs` times per engine; the table prints the time per run and the ratio.
-//! Compile speed: every program compiled repeatedly, plus a 100k-instruction straight-line
-//! program. Build with `--release` for meaningful numbers.
+//! Each runs `--runs` times per engine, the engines taking turns a tenth of the runs at a time;
+//! the table prints each engine's median time per run over those tenths, and the ratio.
+//! Compile speed, by program class, on real and generated programs: see [`crate::bench_jit_compile`].
+//! Build with `--release` for meaningful numbers.
 
+use crate::bench_jit_compile::{self as compile, Class, Job};
 use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
 use std::time::Instant;
 use vouch_verifier::analysis::MapInfo;
 use vouch_verifier::interp::Config;
@@ -117,6 +120,25 @@ pub struct BenchJitArgs {
     /// Runs per program and engine.
     #[arg(long, default_value_t = 2000)]
     runs: usize,
+    /// Samples folder whose accepted programs (`EXPECTED.tsv`) are compiled for the compile
+    /// speed; skipped if it does not exist.
+    #[arg(long, default_value = "../shared/samples")]
+    samples: PathBuf,
+    /// Stress programs (`vouch bench --stress N`) to compile, by segment count.
+    #[arg(long, num_args = 1.., default_values_t = [100, 2000])]
+    stress: Vec<usize>,
+    /// More ELF objects to compile every program of (e.g. `vouch bench --stress N --emit-elf`).
+    #[arg(long, num_args = 1..)]
+    object: Vec<PathBuf>,
+    /// Seconds each compile-speed class is compiled over and over for.
+    #[arg(long, default_value_t = 0.5)]
+    min_time: f64,
+    /// Only the compile speed, not the run-time table.
+    #[arg(long)]
+    compile_only: bool,
+    /// Only the programs and compile-speed classes whose name contains this.
+    #[arg(long, default_value = "")]
+    only: String,
 }
 
 fn map() -> MapInfo {
@@ -150,13 +172,16 @@ struct Row {
     steps: u64,
 }
 
+/// Distinct packets of the parser benchmark (runs cycle through them).
+const PACKETS: usize = 2000;
+
 fn bench_one(name: &'static str, asm: &str, runs: usize, many_packets: bool) -> Result<Row> {
     let prog = assemble(asm).with_context(|| format!("assembling {name}"))?;
     let table = [map()];
     let image = vouch_verifier::jit::compile(&prog, &table, Some(ProgramType::Xdp))?;
     let loaded = Loaded::new(&image)?;
     let mut rng = Rng::new(1);
-    let inputs: Vec<RunInput> = (0..if many_packets { runs } else { 1 })
+    let inputs: Vec<RunInput> = (0..if many_packets { runs.min(PACKETS) } else { 1 })
         .map(|_| {
             let mut input = RunInput::random(ProgramType::Xdp, &mut rng, 0);
             input.meta_len = 0;
@@ -176,58 +201,77 @@ fn bench_one(name: &'static str, asm: &str, runs: usize, many_packets: bool) -> 
         max_steps: u64::MAX,
         ..Config::default()
     };
+    // The engines take turns, a tenth of the runs at a time, and each reports its median
+    // slice: on a shared machine, load that comes and goes then hits both alike.
     let mut steps = 0;
-    let start = Instant::now();
-    let mut r0_i = Vec::with_capacity(runs);
-    for k in 0..runs {
-        let out = vm::run(&mut rt_i, &[&prog], 0, &inputs[k % inputs.len()], config)
-            .with_context(|| format!("{name} in the interpreter"))?;
-        steps += out.steps;
-        r0_i.push(out.r0);
-    }
-    let interp = start.elapsed();
-    let start = Instant::now();
-    for (k, want) in r0_i.iter().enumerate() {
-        // SAFETY: the benchmark programs read the packet only after checking it against
-        // data_end, use 16 bytes of stack, and pass valid map keys and values to the helpers.
-        let out = unsafe { native::run(&mut rt_j, &[Some(&loaded)], 0, &inputs[k % inputs.len()]) }
-            .with_context(|| format!("{name} through the JIT"))?;
-        if out.r0 != *want {
-            bail!(
-                "{name}: run {k}: JIT r0 {:#x}, interpreter {want:#x}",
-                out.r0
-            );
+    let (mut interp, mut jit) = (Vec::new(), Vec::new());
+    for slice in 0..SLICES {
+        let ks = slice * runs / SLICES..(slice + 1) * runs / SLICES;
+        if ks.is_empty() {
+            continue;
         }
+        let n = ks.len() as f64;
+        let start = Instant::now();
+        let mut r0_i = Vec::with_capacity(ks.len());
+        for k in ks.clone() {
+            let out = vm::run(&mut rt_i, &[&prog], 0, &inputs[k % inputs.len()], config)
+                .with_context(|| format!("{name} in the interpreter"))?;
+            steps += out.steps;
+            r0_i.push(out.r0);
+        }
+        interp.push(start.elapsed().as_nanos() as f64 / n);
+        let start = Instant::now();
+        for (k, want) in ks.zip(&r0_i) {
+            // SAFETY: the benchmark programs read the packet only after checking it against
+            // data_end, use 16 bytes of stack, and pass valid map keys and values to the helpers.
+            let out =
+                unsafe { native::run(&mut rt_j, &[Some(&loaded)], 0, &inputs[k % inputs.len()]) }
+                    .with_context(|| format!("{name} through the JIT"))?;
+            if out.r0 != *want {
+                bail!(
+                    "{name}: run {k}: JIT r0 {:#x}, interpreter {want:#x}",
+                    out.r0
+                );
+            }
+        }
+        jit.push(start.elapsed().as_nanos() as f64 / n);
     }
-    let jit = start.elapsed();
     Ok(Row {
         name,
-        interp_ns: interp.as_nanos() as f64 / runs as f64,
-        jit_ns: jit.as_nanos() as f64 / runs as f64,
+        interp_ns: median(&mut interp),
+        jit_ns: median(&mut jit),
         steps: steps / runs as u64,
     })
 }
 
-/// Instructions compiled per second: (instructions, seconds).
-fn compile_speed(prog: &[Insn], repeat: usize) -> Result<f64> {
-    let table = [map()];
-    let start = Instant::now();
-    for _ in 0..repeat {
-        vouch_verifier::jit::compile(prog, &table, Some(ProgramType::Xdp))?;
-    }
-    Ok((prog.len() * repeat) as f64 / start.elapsed().as_secs_f64())
+/// Slices of the runs each engine is timed over (see `bench_one`).
+const SLICES: usize = 10;
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
 }
 
 pub fn run(args: &BenchJitArgs) -> Result<()> {
     if cfg!(debug_assertions) {
         println!("note: a debug build; use `cargo run --release -p vouch-client -- bench-jit`");
     }
-    let runs = args.runs.max(1);
+    if !args.compile_only {
+        run_table(args.runs.max(1), &args.only)?;
+    }
+    compile_speed(args)
+}
+
+fn run_table(runs: usize, only: &str) -> Result<()> {
     let rows = [
-        bench_one("checksum", CHECKSUM, runs, false)?,
-        bench_one("hashmap", HASHMAP, runs, false)?,
-        bench_one("parser", PARSER, runs, true)?,
-    ];
+        ("checksum", CHECKSUM, false),
+        ("hashmap", HASHMAP, false),
+        ("parser", PARSER, true),
+    ]
+    .into_iter()
+    .filter(|(name, ..)| name.contains(only))
+    .map(|(name, asm, many)| bench_one(name, asm, runs, many))
+    .collect::<Result<Vec<_>>>()?;
     println!(
         "{:<10} {:>10} {:>14} {:>12} {:>9}",
         "program", "insns/run", "interp ns/run", "JIT ns/run", "speedup"
@@ -242,6 +286,31 @@ pub fn run(args: &BenchJitArgs) -> Result<()> {
             r.interp_ns / r.jit_ns
         );
     }
+    Ok(())
+}
+
+fn compile_speed(args: &BenchJitArgs) -> Result<()> {
+    let mut classes: Vec<Class> = Vec::new();
+    if args.samples.join("EXPECTED.tsv").exists() {
+        let (samples, left_out) = compile::samples(&args.samples)?;
+        classes.extend(samples);
+        if !left_out.is_empty() {
+            println!(
+                "samples left out of the compile speed: {} ({})",
+                left_out.len(),
+                left_out.join("; ")
+            );
+        }
+    } else {
+        println!(
+            "note: no {}; the samples classes are skipped",
+            args.samples.join("EXPECTED.tsv").display()
+        );
+    }
+    for &n in &args.stress {
+        classes.push(compile::stress(n)?);
+    }
+    classes.extend(compile::objects(&args.object)?);
     // A large straight-line program: 100k ALU instructions, then exit.
     let ops = [
         AluOp::Add,
@@ -264,27 +333,24 @@ pub fn run(args: &BenchJitArgs) -> Result<()> {
         .iter()
         .map(|a| assemble(a).context("assembling"))
         .collect::<Result<_>>()?;
-    let small_speed = small
-        .iter()
-        .map(|p| compile_speed(p, 2000))
-        .collect::<Result<Vec<_>>>()?;
     // A typical mix: the three programs' code repeated (jumps are relative, so each copy keeps
     // its own targets) to 100k instructions.
     let mut typical: Vec<Insn> = Vec::new();
     while typical.len() < 100_000 {
         typical.extend(small.iter().flatten().copied());
     }
-    println!(
-        "JIT compile: {:.2}M insns/s (100k typical: loads/ALU/jumps/calls), {:.2}M insns/s (100k ALU, 1/6 divisions)",
-        compile_speed(&typical, 5)? / 1e6,
-        compile_speed(&big, 5)? / 1e6,
-    );
-    println!(
-        "             {:.2}M insns/s (the three programs above, {}/{}/{} insns, compiled alone)",
-        small_speed.iter().sum::<f64>() / small_speed.len() as f64 / 1e6,
-        small[0].len(),
-        small[1].len(),
-        small[2].len()
-    );
-    Ok(())
+    let xdp = |insns: Vec<Insn>| Job::new(insns, vec![map()], ProgramType::Xdp);
+    classes.push(Class {
+        name: "synthetic: 100k ALU, 1/6 divisions".into(),
+        jobs: vec![xdp(big)],
+    });
+    classes.push(Class {
+        name: "synthetic: the 3 below repeated, 100k".into(),
+        jobs: vec![xdp(typical)],
+    });
+    classes.push(Class {
+        name: "tiny: checksum, hashmap, parser".into(),
+        jobs: small.into_iter().map(xdp).collect(),
+    });
+    compile::report(&classes, args.min_time, &args.only)
 }

@@ -10,6 +10,7 @@
 mod audit;
 mod bench;
 mod bench_jit;
+mod bench_jit_compile;
 mod check;
 mod conformance;
 mod driver;

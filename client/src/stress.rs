@@ -27,7 +27,7 @@ pub fn program(segments: usize) -> String {
 }
 
 /// The stress program's one map: a hash of 8-byte counters.
-fn counters() -> MapInfo {
+pub(crate) fn counters() -> MapInfo {
     MapInfo {
         name: "counters".into(),
         map_type: 1,

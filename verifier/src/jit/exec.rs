@@ -55,7 +55,7 @@ pub const MAX_FRAMES: usize = 8;
 /// | 24 | `ctx_values` | `*const Cell<u64>`: current value of ctx pointer field i |
 /// | 32 | `ctx_base` | host address of the context |
 /// | 40 | `frame_top` | r10 of the entry frame (one past the top of the stack buffer) |
-/// | 48 | `stack_limit` | lowest r10 a local call may set (the 8th frame's) |
+/// | 48 | `stack_limit` | lowest r10 a local call may set (the last frame's of `image.stack_size`) |
 /// | 56 | `args` | r2-r5 at entry (r1 is the entry's `ctx` argument) |
 /// | 88 | `call_by_id` | the trampoline for `callx` (id in `helper_id`) |
 /// | 96 | `probe_load` | kernel-address loads of BTF-argument program types |
@@ -245,13 +245,14 @@ pub enum Ending {
 }
 
 /// Runs `image` once: r1 = `ctx`, r2-r5 = `args`, r10 = `frame_top`, frames of 512 bytes down to
-/// `frame_top - MAX_FRAMES * 512`.
+/// `frame_top - image.stack_size` (one frame for a program without local calls, up to
+/// [`MAX_FRAMES`]; a local call past them is [`Trap::CallDepth`]).
 ///
 /// # Safety
 /// The image must have been compiled by [`super::compile`] from a program the verifier accepted,
 /// for the program type whose context `ctx` is, with `bindings` and `host` giving what the
 /// verifier assumed (real maps, a real context of `image.ctx_size` bytes); and
-/// `frame_top - MAX_FRAMES * 512 .. frame_top` must be writable memory that nothing else uses
+/// `frame_top - image.stack_size .. frame_top` must be writable memory that nothing else uses
 /// during the run. Native code does what the program says, unchecked.
 pub unsafe fn execute(
     loaded: &Loaded,
@@ -272,6 +273,13 @@ pub unsafe fn execute(
             "the image's map or ctx slots are not all bound".into(),
         ));
     }
+    let frames = (image.stack_size as usize / 512).min(MAX_FRAMES);
+    if frames == 0 {
+        return Err(setup(format!(
+            "the image asks for {} bytes of stack, less than one frame",
+            image.stack_size
+        )));
+    }
     let helpers: Vec<HelperFn> = vec![call_trampoline; image.helpers.len().max(1)];
     let mut cell = HostCell {
         host,
@@ -286,7 +294,7 @@ pub unsafe fn execute(
         ctx_values: ctx_values.as_ptr(),
         ctx_base: ctx,
         frame_top,
-        stack_limit: frame_top.wrapping_sub(((MAX_FRAMES - 1) * 512) as u64),
+        stack_limit: frame_top.wrapping_sub(((frames - 1) * 512) as u64),
         args,
         call_by_id: call_trampoline,
         probe_load: probe_trampoline,

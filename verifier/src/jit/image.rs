@@ -63,7 +63,9 @@ pub struct Image {
     pub target: String,
     /// Offset of the entry function in `code`.
     pub entry_offset: u32,
-    /// Bytes of BPF stack the code needs (all frames).
+    /// Bytes of BPF stack the code needs (all frames): one 512-byte frame for a program without
+    /// local calls, [`crate::jit::exec::MAX_FRAMES`] frames otherwise. The host zeroes this much
+    /// for every run, and local calls may not go deeper than it.
     pub stack_size: u32,
     /// Size of the context the ctx-field check covers (0: no check).
     pub ctx_size: u32,

@@ -73,8 +73,7 @@ pub struct Packet {
 impl Packet {
     /// A packet holding `data`; `writable` when the program type may store to it.
     pub fn new(data: &[u8], writable: bool) -> Packet {
-        let buf = SharedBytes::zeroed(HEADROOM + data.len() + TAILROOM);
-        buf.set(HEADROOM, data);
+        let buf = SharedBytes::zeroed_with(HEADROOM + data.len() + TAILROOM, HEADROOM, data);
         Packet {
             buf,
             meta: HEADROOM,

@@ -21,7 +21,7 @@ use crate::jit::exec::{Bindings, Ending, Host, execute};
 use crate::jit::image::CtxField;
 use crate::jit::load::Loaded;
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Start of the kernel's half of the address space on x86-64.
 const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
@@ -38,7 +38,8 @@ struct HostRegion {
 #[derive(Default)]
 pub struct HostSpace {
     regions: BTreeMap<u64, HostRegion>,
-    exposed: HashMap<(usize, usize, usize), u64>,
+    /// Fake address of each empty buffer handed out, by [`SharedBytes::key`].
+    fakes_by_key: BTreeMap<(usize, usize, usize), u64>,
     fakes: u64,
 }
 
@@ -125,20 +126,31 @@ impl AddressSpace for HostSpace {
         }
     }
 
+    /// A non-empty buffer is used at its host address, so only empty ones (fake addresses) need
+    /// the `fakes_by_key` table; for the others, the region at that address tells whether it is
+    /// already handed out. (A run exposes a few buffers; the table lookups and inserts were a
+    /// tenth of a small program's run.)
     fn expose(
         &mut self,
         buf: &SharedBytes,
         kind: RegionKind,
         writable: bool,
     ) -> Result<u64, HelperError> {
-        if let Some(&addr) = self.exposed.get(&buf.key()) {
+        if buf.is_empty() {
+            if let Some(&addr) = self.fakes_by_key.get(&buf.key()) {
+                return Ok(addr);
+            }
+            self.fakes += 1;
+            let addr = FAKE_BASE + 16 * self.fakes;
+            self.fakes_by_key.insert(buf.key(), addr);
             return Ok(addr);
         }
-        let addr = if buf.is_empty() {
-            self.fakes += 1;
-            FAKE_BASE + 16 * self.fakes
-        } else {
-            let addr = buf.as_ptr() as u64;
+        let addr = buf.as_ptr() as u64;
+        if self
+            .regions
+            .get(&addr)
+            .is_none_or(|r| r.buf.key() != buf.key())
+        {
             self.regions.insert(
                 addr,
                 HostRegion {
@@ -147,14 +159,21 @@ impl AddressSpace for HostSpace {
                     writable,
                 },
             );
-            addr
-        };
-        self.exposed.insert(buf.key(), addr);
+        }
         Ok(addr)
     }
 
     fn retire(&mut self, buf: &SharedBytes) {
-        if let Some(addr) = self.exposed.remove(&buf.key()) {
+        if buf.is_empty() {
+            self.fakes_by_key.remove(&buf.key());
+            return;
+        }
+        let addr = buf.as_ptr() as u64;
+        if self
+            .regions
+            .get(&addr)
+            .is_some_and(|r| r.buf.key() == buf.key())
+        {
             self.regions.remove(&addr);
         }
     }
@@ -180,11 +199,12 @@ impl Stack {
 }
 
 /// [`Host`] backed by a [`Runtime`] for one run.
-struct NativeHost<'r> {
+struct NativeHost<'r, 'p> {
     rt: &'r mut Runtime,
     run: Run,
     space: HostSpace,
-    fields: Vec<CtxField>,
+    /// The ctx pointer fields of the image running.
+    fields: &'p [CtxField],
     /// What legacy packet loads read: the packet window (from `data_meta`) exposed when the run
     /// started, as in the interpreter, which reads the region it registered then; once a helper
     /// moved the packet that region is released and every legacy load is out of bounds (r0 = 0).
@@ -192,7 +212,7 @@ struct NativeHost<'r> {
     legacy: Option<SharedBytes>,
 }
 
-impl Host for NativeHost<'_> {
+impl Host for NativeHost<'_, '_> {
     fn call(&mut self, id: i64, args: [u64; 5]) -> Result<HelperReturn, HelperError> {
         let id = i32::try_from(id).map_err(|_| HelperError::Unknown)?;
         let ret = self.rt.call(&mut self.run, id, args, &mut self.space);
@@ -207,7 +227,7 @@ impl Host for NativeHost<'_> {
 
     fn refresh_ctx(&mut self, values: &[Cell<u64>]) {
         let ctx = self.run.ctx_addr();
-        for (cell, f) in values.iter().zip(&self.fields) {
+        for (cell, f) in values.iter().zip(self.fields) {
             let v = self
                 .run
                 .ctx_load(ctx + u64::from(f.offset), f.size as usize)
@@ -329,7 +349,7 @@ pub unsafe fn run(
         rt,
         run,
         space,
-        fields: Vec::new(),
+        fields: &[],
         legacy,
     };
     let result = loop {
@@ -338,7 +358,7 @@ pub unsafe fn run(
             Ok(b) => b,
             Err(e) => break Err(setup(e.to_string())),
         };
-        host.fields = image.ctx_fields.clone();
+        host.fields = &image.ctx_fields;
         let values = vec![Cell::new(0u64); image.ctx_fields.len()];
         if image.ctx_fields.is_empty() || image.ctx_size as usize <= input.ctx.len() {
             // SAFETY: the caller vouches for the images; the stack is ours for the run and

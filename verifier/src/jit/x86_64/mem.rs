@@ -2,110 +2,87 @@
 //!
 //! Loads of program types with context pointer fields first check whether the address is inside
 //! the context (see the module comment of [`super`]); program types with BTF arguments also send
-//! kernel addresses to `env.probe_load`. Atomics map to `lock` instructions; the fetching forms
-//! of `or`/`and`/`xor`, which x86 lacks, are `lock cmpxchg` loops.
+//! kernel addresses to `env.probe_load`. Both checks branch to a cold path that calls a shared
+//! stub (`stubs.rs`) and jumps back. Atomics map to `lock` instructions; the fetching forms of
+//! `or`/`and`/`xor`, which x86 lacks, are `lock cmpxchg` loops.
 
-use super::{Compiler, ENV, R8, R16, R32, R64, Stub, asm_err};
+use super::encode::{Alu, Asm, Cc, Gpr, Mem, R9, R10, R11, RAX, RBX, W, mem};
+use super::stubs::{Cold, Shared};
+use super::{Compiler, ENV, R};
 use crate::isa::{AtomicOp, Operand, PacketMode, Size};
 use crate::jit::JitError;
-use crate::jit::exec::{OFF_CTX_BASE, OFF_LEGACY_LOAD, OFF_STATUS};
-use iced_x86::code_asm::*;
+use crate::jit::exec::OFF_CTX_BASE;
 
 /// Start of the kernel's half of the x86-64 address space.
 const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
 
-fn ptr(base: AsmRegister64, off: i16) -> AsmMemoryOperand {
-    base + i32::from(off)
+fn store_width(size: Size) -> W {
+    match size {
+        Size::B => W::B,
+        Size::H => W::H,
+        Size::W => W::D,
+        Size::DW => W::Q,
+    }
+}
+
+/// `dst = *m` of `size` bytes, zero- or sign-extended to 64 bits.
+pub(super) fn load_insn(a: &mut Asm, size: Size, signed: bool, dst: Gpr, m: Mem) {
+    match (size, signed) {
+        (Size::B, false) => a.movzx_rm(dst, m, W::B),
+        (Size::H, false) => a.movzx_rm(dst, m, W::H),
+        (Size::W, false) => a.mov_rm(W::D, dst, m),
+        (Size::B, true) => a.movsx_rm(W::Q, dst, m, W::B),
+        (Size::H, true) => a.movsx_rm(W::Q, dst, m, W::H),
+        (Size::W, true) => a.movsx_rm(W::Q, dst, m, W::D),
+        (Size::DW, _) => a.mov_rm(W::Q, dst, m),
+    }
 }
 
 impl Compiler<'_> {
-    pub(super) fn load(
-        &mut self,
-        size: Size,
-        signed: bool,
-        dst: usize,
-        src: usize,
-        off: i16,
-    ) -> Result<(), JitError> {
-        let e = asm_err;
-        let n = size.bytes();
-        let ctx_check = self.ctx_size > 0 && self.ctx_fields.iter().any(|f| n <= f.size as usize);
-        let mut plain = self.a.create_label();
-        let done = self.a.create_label();
-        if ctx_check {
-            let label = self.a.create_label();
-            let a = &mut self.a;
-            a.lea(r11, ptr(R64[src], off)).map_err(e)?;
-            a.sub(r11, qword_ptr(ENV + OFF_CTX_BASE)).map_err(e)?;
-            a.cmp(r11, self.ctx_size as i32).map_err(e)?;
-            a.jb(label).map_err(e)?;
-            self.stubs.push(Stub::Ctx {
-                label,
-                size: n,
-                dst,
-                plain,
-                done,
-            });
-        }
-        if self.probe {
-            let label = self.a.create_label();
-            let a = &mut self.a;
-            a.lea(r11, ptr(R64[src], off)).map_err(e)?;
-            a.mov(r10, KERNEL_HALF).map_err(e)?;
-            a.cmp(r11, r10).map_err(e)?;
-            a.jae(label).map_err(e)?;
-            self.stubs.push(Stub::Probe {
-                label,
-                size: n,
-                dst,
-                done,
-            });
-        }
-        if ctx_check {
-            self.bind(&mut plain)?;
-        }
-        let m = ptr(R64[src], off);
-        let d = dst;
-        let a = &mut self.a;
-        match (size, signed) {
-            (Size::B, false) => a.movzx(R32[d], byte_ptr(m)),
-            (Size::H, false) => a.movzx(R32[d], word_ptr(m)),
-            (Size::W, false) => a.mov(R32[d], dword_ptr(m)),
-            (Size::B, true) => a.movsx(R64[d], byte_ptr(m)),
-            (Size::H, true) => a.movsx(R64[d], word_ptr(m)),
-            (Size::W, true) => a.movsxd(R64[d], dword_ptr(m)),
-            (Size::DW, _) => a.mov(R64[d], qword_ptr(m)),
-        }
-        .map_err(e)?;
-        if ctx_check || self.probe {
-            let mut done = done;
-            self.bind(&mut done)?;
-            // `done` must label an instruction of this pc: the next pc may have its own label.
-            self.a.nop().map_err(e)?;
-        }
-        Ok(())
+    /// A cold path at a new label that calls `stub` and jumps back to `back`.
+    fn cold_call(&mut self, stub: Shared, back: super::encode::Label) -> super::encode::Label {
+        let stub = self.shared(stub);
+        let label = self.a.new_label();
+        self.cold.push(Cold::Call { label, stub, back });
+        label
     }
 
-    pub(super) fn store(
-        &mut self,
-        size: Size,
-        dst: usize,
-        off: i16,
-        value: Operand,
-    ) -> Result<(), JitError> {
-        let m = ptr(R64[dst], off);
-        let a = &mut self.a;
-        match (size, value) {
-            (Size::B, Operand::Imm(i)) => a.mov(byte_ptr(m), i32::from(i as i8)),
-            (Size::H, Operand::Imm(i)) => a.mov(word_ptr(m), i32::from(i as i16)),
-            (Size::W, Operand::Imm(i)) => a.mov(dword_ptr(m), i),
-            (Size::DW, Operand::Imm(i)) => a.mov(qword_ptr(m), i),
-            (Size::B, Operand::Reg(s)) => a.mov(byte_ptr(m), R8[s.index()]),
-            (Size::H, Operand::Reg(s)) => a.mov(word_ptr(m), R16[s.index()]),
-            (Size::W, Operand::Reg(s)) => a.mov(dword_ptr(m), R32[s.index()]),
-            (Size::DW, Operand::Reg(s)) => a.mov(qword_ptr(m), R64[s.index()]),
+    pub(super) fn load(&mut self, size: Size, signed: bool, dst: usize, src: usize, off: i16) {
+        let n = size.bytes();
+        let m = mem(R[src], i32::from(off));
+        let ctx_check = self.ctx_size > 0 && self.ctx_fields.iter().any(|f| n <= f.size as usize);
+        if !ctx_check && !self.probe {
+            load_insn(&mut self.a, size, signed, R[dst], m);
+            return;
         }
-        .map_err(asm_err)
+        let done = self.a.new_label();
+        if ctx_check {
+            let cold = self.cold_call(Shared::Ctx { dst, size, signed }, done);
+            let a = &mut self.a;
+            a.lea(R11, m);
+            a.alu_rm(Alu::Sub, W::Q, R11, mem(ENV, OFF_CTX_BASE));
+            a.alu_ri(Alu::Cmp, W::Q, R11, self.ctx_size as i32);
+            a.jcc(Cc::B, cold);
+        }
+        if self.probe {
+            let cold = self.cold_call(Shared::Probe { dst, bytes: n }, done);
+            let a = &mut self.a;
+            a.lea(R11, m);
+            a.mov_ri64(R10, KERNEL_HALF);
+            a.alu_rr(Alu::Cmp, W::Q, R11, R10);
+            a.jcc(Cc::Ae, cold);
+        }
+        load_insn(&mut self.a, size, signed, R[dst], m);
+        self.a.bind(done);
+    }
+
+    pub(super) fn store(&mut self, size: Size, dst: usize, off: i16, value: Operand) {
+        let m = mem(R[dst], i32::from(off));
+        let w = store_width(size);
+        match value {
+            Operand::Imm(i) => self.a.mov_mi(w, m, i),
+            Operand::Reg(s) => self.a.mov_mr(w, m, R[s.index()]),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -119,10 +96,9 @@ impl Compiler<'_> {
         src: usize,
         off: i16,
     ) -> Result<(), JitError> {
-        let e = asm_err;
-        let w64 = match size {
-            Size::DW => true,
-            Size::W => false,
+        let w = match size {
+            Size::DW => W::Q,
+            Size::W => W::D,
             _ => {
                 return Err(JitError::Unsupported {
                     pc,
@@ -130,124 +106,82 @@ impl Compiler<'_> {
                 });
             }
         };
-        let mem = |m: AsmMemoryOperand| if w64 { qword_ptr(m) } else { dword_ptr(m) };
-        let m = ptr(R64[dst], off);
+        let m = mem(R[dst], i32::from(off));
+        let s = R[src];
         let a = &mut self.a;
+        let group = |op| match op {
+            AtomicOp::Add => Alu::Add,
+            AtomicOp::Or => Alu::Or,
+            AtomicOp::And => Alu::And,
+            _ => Alu::Xor,
+        };
         match (op, fetch) {
             (AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor, false) => {
-                let s = if w64 { None } else { Some(R32[src]) };
-                match (op, s) {
-                    (AtomicOp::Add, None) => a.lock().add(mem(m), R64[src]),
-                    (AtomicOp::Add, Some(s)) => a.lock().add(mem(m), s),
-                    (AtomicOp::Or, None) => a.lock().or(mem(m), R64[src]),
-                    (AtomicOp::Or, Some(s)) => a.lock().or(mem(m), s),
-                    (AtomicOp::And, None) => a.lock().and(mem(m), R64[src]),
-                    (AtomicOp::And, Some(s)) => a.lock().and(mem(m), s),
-                    (_, None) => a.lock().xor(mem(m), R64[src]),
-                    (_, Some(s)) => a.lock().xor(mem(m), s),
-                }
-                .map_err(e)
+                a.lock();
+                a.alu_mr(group(op), w, m, s);
             }
             (AtomicOp::Add, true) => {
-                a.mov(r11, R64[src]).map_err(e)?;
-                if w64 {
-                    a.lock().xadd(mem(m), r11).map_err(e)?;
-                } else {
-                    a.lock().xadd(mem(m), r11d).map_err(e)?;
-                }
-                a.mov(R64[src], r11).map_err(e)
+                a.mov_rr(W::Q, R11, s);
+                a.lock();
+                a.xadd_mr(w, m, R11);
+                a.mov_rr(W::Q, s, R11);
             }
             (AtomicOp::Xchg, _) => {
-                a.mov(r11, R64[src]).map_err(e)?;
-                if w64 {
-                    a.xchg(mem(m), r11).map_err(e)?;
-                } else {
-                    a.xchg(mem(m), r11d).map_err(e)?;
-                }
-                a.mov(R64[src], r11).map_err(e)
+                a.mov_rr(W::Q, R11, s);
+                a.xchg_mr(w, m, R11);
+                a.mov_rr(W::Q, s, R11);
             }
             (AtomicOp::CmpXchg, _) => {
-                a.lea(r9, m).map_err(e)?;
-                if w64 {
-                    a.lock().cmpxchg(qword_ptr(r9), R64[src]).map_err(e)
-                } else {
-                    a.lock().cmpxchg(dword_ptr(r9), R32[src]).map_err(e)?;
+                a.lea(R9, m);
+                a.lock();
+                a.cmpxchg_mr(w, mem(R9, 0), s);
+                if w == W::D {
                     // On success eax is not written: zero-extend it explicitly.
-                    a.mov(eax, eax).map_err(e)
+                    a.mov_rr(W::D, RAX, RAX);
                 }
             }
             (AtomicOp::Or | AtomicOp::And | AtomicOp::Xor, true) => {
                 // r9 = address, r10 = saved r0, r11 = operand, rbx (saved) = new value.
-                let mut retry = self.a.create_label();
-                let a = &mut self.a;
-                a.lea(r9, m).map_err(e)?;
-                a.mov(r10, rax).map_err(e)?;
-                a.mov(r11, R64[src]).map_err(e)?;
-                a.push(rbx).map_err(e)?;
-                if w64 {
-                    a.mov(rax, qword_ptr(r9)).map_err(e)?;
-                } else {
-                    a.mov(eax, dword_ptr(r9)).map_err(e)?;
+                let retry = a.new_label();
+                a.lea(R9, m);
+                a.mov_rr(W::Q, R10, RAX);
+                a.mov_rr(W::Q, R11, s);
+                a.push(RBX);
+                a.mov_rm(w, RAX, mem(R9, 0));
+                a.bind(retry);
+                a.mov_rr(W::Q, RBX, RAX);
+                a.alu_rr(group(op), W::Q, RBX, R11);
+                a.lock();
+                a.cmpxchg_mr(w, mem(R9, 0), RBX);
+                a.jcc(Cc::Ne, retry);
+                if w == W::D {
+                    a.mov_rr(W::D, RAX, RAX);
                 }
-                self.bind(&mut retry)?;
-                let a = &mut self.a;
-                a.mov(rbx, rax).map_err(e)?;
-                match op {
-                    AtomicOp::Or => a.or(rbx, r11),
-                    AtomicOp::And => a.and(rbx, r11),
-                    _ => a.xor(rbx, r11),
-                }
-                .map_err(e)?;
-                if w64 {
-                    a.lock().cmpxchg(qword_ptr(r9), rbx).map_err(e)?;
-                } else {
-                    a.lock().cmpxchg(dword_ptr(r9), ebx).map_err(e)?;
-                }
-                a.jne(retry).map_err(e)?;
-                if !w64 {
-                    a.mov(eax, eax).map_err(e)?;
-                }
-                a.mov(r11, rax).map_err(e)?;
-                a.pop(rbx).map_err(e)?;
-                a.mov(rax, r10).map_err(e)?;
-                a.mov(R64[src], r11).map_err(e)
+                a.mov_rr(W::Q, R11, RAX);
+                a.pop(RBX);
+                a.mov_rr(W::Q, RAX, R10);
+                a.mov_rr(W::Q, s, R11);
             }
         }
+        Ok(())
     }
 
     /// `ld_abs` / `ld_ind`: r0 = big-endian bytes of the packet, through `env.legacy_load`
-    /// (which ends the program with r0 = 0 when out of bounds). r1-r5 are kept.
-    pub(super) fn legacy_load(
-        &mut self,
-        pc: usize,
-        size: Size,
-        mode: PacketMode,
-        imm: i32,
-    ) -> Result<(), JitError> {
-        let e = asm_err;
-        let abort = self.abort_label();
+    /// (which ends the program with r0 = 0 when out of bounds). r11 = the offset, r10 = pc,
+    /// then the shared stub, which keeps r1-r5.
+    pub(super) fn legacy_load(&mut self, pc: usize, size: Size, mode: PacketMode, imm: i32) {
+        let stub = self.shared(Shared::Legacy {
+            bytes: size.bytes(),
+        });
         let a = &mut self.a;
         match mode {
-            PacketMode::Abs => a.mov(r11, i64::from(imm)).map_err(e)?,
+            PacketMode::Abs => a.mov_ri64(R11, i64::from(imm) as u64),
             PacketMode::Ind(r) => {
-                a.movsxd(r11, R32[r.index()]).map_err(e)?;
-                a.add(r11, imm).map_err(e)?;
+                a.movsx_rr(W::Q, R11, R[r.index()], W::D);
+                a.alu_ri(Alu::Add, W::Q, R11, imm);
             }
         }
-        a.mov(qword_ptr(ENV + super::OFF_PC), pc as i32)
-            .map_err(e)?;
-        let saved = [rdi, rsi, rdx, rcx, r8, r9];
-        for r in saved {
-            a.push(r).map_err(e)?;
-        }
-        a.mov(rdi, r11).map_err(e)?;
-        a.mov(esi, size.bytes() as u32).map_err(e)?;
-        a.mov(rdx, ENV).map_err(e)?;
-        a.call(qword_ptr(ENV + OFF_LEGACY_LOAD)).map_err(e)?;
-        for r in saved.into_iter().rev() {
-            a.pop(r).map_err(e)?;
-        }
-        a.cmp(qword_ptr(ENV + OFF_STATUS), 0).map_err(e)?;
-        a.jne(abort).map_err(e)
+        a.mov_ri32(R10, pc as u32);
+        a.call(stub);
     }
 }

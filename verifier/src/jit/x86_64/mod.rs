@@ -1,4 +1,5 @@
-//! The x86-64 back end: one pass over the program with iced-x86's `CodeAssembler`.
+//! The x86-64 back end: one pass over the program, written with a small hand-written encoder
+//! ([`encode`]), then one pass patching forward branches.
 //!
 //! Layout of the code (see [`crate::jit`] for the register map and calling convention):
 //!
@@ -8,8 +9,10 @@
 //! epilogue: pop r15-r12, rbp, rbx; ret
 //! abort:    rsp = env.exit_rsp; jmp epilogue        (a helper or trap ended the program)
 //! pc0 ...   the program, one block of x86 per instruction; `exit` is `ret`
-//!           a trap stub for falling off the end
-//! stubs:    out-of-line paths: ctx pointer fields, kernel-memory loads, traps
+//!           a trap for falling off the end
+//! cold:     per-site out-of-line paths (traps; "call a shared stub, jump back")
+//! shared:   stubs shared by all sites (see `stubs.rs`): helper calls, context and
+//!           kernel-memory loads, legacy packet loads, division
 //! ```
 //!
 //! The entry calls pc 0 like a local call, so every `exit` is a plain `ret`, in the entry
@@ -17,40 +20,50 @@
 //! return address: the native stack stays 16-byte aligned in every frame), moves r10 down 512
 //! bytes after checking the frame limit, calls, and pops them back.
 //!
+//! **Why shared stubs.** Compile time is proportional to the x86 instructions written, and a
+//! helper call, a context-checked load or a division used to expand to 10-20 of them at every
+//! site. Now a helper call site is `mov r11d, pc; call stub` and the stub (one per helper slot,
+//! plus one common body) does the saving, the call and the status check; the native code pays a
+//! `call`/`ret` pair, which is noise next to a helper call or a division.
+//!
 //! **Context pointer fields.** Linux rewrites loads of `xdp_md.data` & co. into 64-bit loads; the
 //! interpreter answers them by address (`Helpers::load_override`). The JIT does what the
 //! interpreter does, by address too: every load of a program type whose context has pointer
 //! fields first checks whether its address falls inside the context (`addr - env.ctx_base <
-//! ctx_size`, one `lea`/`sub`/`cmp`/`jb`, predicted not taken); only then an out-of-line stub
-//! compares the offset with the fields' and loads `env.ctx_values[i]` instead. This is exact
-//! whatever register the base pointer travelled through (spills, copies, subprogram arguments),
-//! needs nothing from the verifier, and so cannot disagree with it. Program types with BTF
-//! arguments (fentry, LSM) also send loads at kernel addresses to `env.probe_load`.
+//! ctx_size`, one `lea`/`sub`/`cmp`/`jb`, predicted not taken); only then a cold path calls a
+//! shared stub that compares the offset with the fields' and loads `env.ctx_values[i]` (or does
+//! the plain load). This is exact whatever register the base pointer travelled through (spills,
+//! copies, subprogram arguments), needs nothing from the verifier, and so cannot disagree with
+//! it. Program types with BTF arguments (fentry, LSM) also send loads at kernel addresses to
+//! `env.probe_load`.
 
+mod encode;
 mod mem;
 mod ops;
+mod stubs;
 
 use super::JitError;
 use super::exec::{
-    OFF_ARGS, OFF_CALL_BY_ID, OFF_EXIT_RSP, OFF_FRAME_TOP, OFF_HELPER_ID, OFF_HELPERS, OFF_PC,
-    OFF_STACK_LIMIT, OFF_STATUS, STATUS_CALL_DEPTH, STATUS_FELL_OFF,
+    OFF_ARGS, OFF_EXIT_RSP, OFF_FRAME_TOP, OFF_HELPER_ID, OFF_MAP_VALUES, OFF_MAPS,
+    OFF_STACK_LIMIT, STATUS_CALL_DEPTH, STATUS_FELL_OFF,
 };
 use super::image::{CtxField, FORMAT_VERSION, Image, MAX_INSNS, MapSlot, TARGET_X86_64_SYSV};
 use crate::analysis::MapInfo;
 use crate::interp::STACK_SIZE;
 use crate::isa::{CallTarget, Imm64Kind, Insn};
 use crate::platform::ProgramType;
-use iced_x86::code_asm::*;
+use encode::{
+    Alu, Asm, Gpr, Label, R8, R11, R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP, W,
+    mem,
+};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use stubs::{Cold, Shared};
 
-/// BPF register → x86-64 register, 64-bit view.
-pub(super) const R64: [AsmRegister64; 11] = [rax, rdi, rsi, rdx, rcx, r8, rbx, r13, r14, r15, rbp];
-pub(super) const R32: [AsmRegister32; 11] =
-    [eax, edi, esi, edx, ecx, r8d, ebx, r13d, r14d, r15d, ebp];
-pub(super) const R16: [AsmRegister16; 11] = [ax, di, si, dx, cx, r8w, bx, r13w, r14w, r15w, bp];
-pub(super) const R8: [AsmRegister8; 11] = [al, dil, sil, dl, cl, r8b, bl, r13b, r14b, r15b, bpl];
+/// BPF register → x86-64 register (any width: the encoder takes the width separately).
+const R: [Gpr; 11] = [RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP];
 /// The register holding `env`.
-pub(super) const ENV: AsmRegister64 = r12;
+const ENV: Gpr = R12;
 
 /// Compiles a decoded program (see [`crate::isa::decode_program`]) into an image.
 ///
@@ -87,12 +100,13 @@ pub fn compile(
     let mut c = Compiler::new(insns, maps, ctx_size, ctx_fields)?;
     c.probe = program_type.is_some_and(ProgramType::has_btf_args);
     c.program()?;
-    let code = c.a.assemble(0).map_err(asm_err)?;
+    c.stubs()?;
+    let code = c.a.finish().map_err(JitError::Assembler)?;
     Ok(Image {
         format_version: FORMAT_VERSION,
         target: TARGET_X86_64_SYSV.into(),
         entry_offset: 0,
-        stack_size: (super::exec::MAX_FRAMES * STACK_SIZE) as u32,
+        stack_size: stack_size(insns),
         ctx_size: c.ctx_size,
         ctx_fields: c.ctx_fields,
         helpers: c.helpers,
@@ -101,54 +115,79 @@ pub fn compile(
     })
 }
 
-pub(super) fn asm_err(e: IcedError) -> JitError {
-    JitError::Assembler(e.to_string())
+/// The BPF stack the program needs: a program without local calls only ever uses the entry
+/// frame, and a run zeroes its whole stack first (4 KiB for eight frames was the largest part of
+/// a small program's per-run setup).
+fn stack_size(insns: &[Insn]) -> u32 {
+    let calls = insns
+        .iter()
+        .any(|i| matches!(i, Insn::Call(CallTarget::Local(_))));
+    let frames = if calls { super::exec::MAX_FRAMES } else { 1 };
+    (frames * STACK_SIZE) as u32
 }
 
-/// Out-of-line code emitted after the program.
-pub(super) enum Stub {
-    /// Sets `env.status` / `env.pc` and ends the program.
-    Trap {
-        label: CodeLabel,
-        status: u64,
-        pc: usize,
-    },
-    /// A load whose address is inside the context (offset in r11): a pointer field, or back to
-    /// the plain load.
-    Ctx {
-        label: CodeLabel,
-        size: usize,
-        dst: usize,
-        plain: CodeLabel,
-        done: CodeLabel,
-    },
-    /// A load at a kernel address (in r11), through `env.probe_load`.
-    Probe {
-        label: CodeLabel,
-        size: usize,
-        dst: usize,
-        done: CodeLabel,
-    },
+/// `W::Q` for 64-bit BPF operations, `W::D` for 32-bit ones.
+fn width(w: crate::isa::Width) -> W {
+    match w {
+        crate::isa::Width::W64 => W::Q,
+        crate::isa::Width::W32 => W::D,
+    }
 }
 
-pub(super) struct Compiler<'p> {
-    pub(super) a: CodeAssembler,
+struct Compiler<'p> {
+    a: Asm,
     insns: &'p [Insn],
     maps: &'p [MapInfo],
-    /// Label of each pc that is a jump or call target.
-    labels: Vec<Option<CodeLabel>>,
-    /// Instruction count when the last label was bound (two labels may not share an
-    /// instruction).
-    bound_at: Option<usize>,
-    abort: CodeLabel,
-    pub(super) stubs: Vec<Stub>,
-    pub(super) ctx_size: u32,
-    pub(super) ctx_fields: Vec<CtxField>,
-    pub(super) probe: bool,
+    /// Ends the program early (see the layout above).
+    abort: Label,
+    /// Per-site out-of-line paths, emitted after the program.
+    cold: Vec<Cold>,
+    /// Shared stubs, by [`Shared::key`], and in the order they were first asked for (the order
+    /// they are emitted in, so the bytes only depend on the program).
+    shared: Vec<Option<Label>>,
+    shared_order: Vec<(Shared, Label)>,
+    ctx_size: u32,
+    ctx_fields: Vec<CtxField>,
+    probe: bool,
     helpers: Vec<i32>,
-    helper_slot: HashMap<i32, usize>,
+    helper_slot: HashMap<i32, usize, BuildHasherDefault<IdHasher>>,
     map_slots: Vec<MapSlot>,
-    map_slot: HashMap<u32, usize>,
+    map_slot: HashMap<u32, usize, BuildHasherDefault<IdHasher>>,
+}
+
+/// A hasher for the helper-id and map-index tables: one multiply per key (std's SipHash,
+/// keyed against flooding, cost a tenth of the compile time here; the keys are at most one per
+/// instruction, so a collision-heavy program only slows its own compilation).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_i32(&mut self, v: i32) {
+        self.write_u64(u64::from(v as u32));
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// The label of pc `pc`: labels 0..n are the program's instructions.
+fn pc_label(pc: usize) -> Label {
+    Label(pc as u32)
 }
 
 impl<'p> Compiler<'p> {
@@ -158,9 +197,6 @@ impl<'p> Compiler<'p> {
         ctx_size: u32,
         ctx_fields: Vec<CtxField>,
     ) -> Result<Compiler<'p>, JitError> {
-        let mut a = CodeAssembler::new(64).map_err(asm_err)?;
-        let mut labels = vec![None; insns.len()];
-        labels[0] = Some(a.create_label());
         for (pc, insn) in insns.iter().enumerate() {
             if let Insn::LoadImm64 {
                 kind: Imm64Kind::Func,
@@ -173,130 +209,122 @@ impl<'p> Compiler<'p> {
                 let ok = usize::try_from(t)
                     .ok()
                     .filter(|&t| t < insns.len() && insns[t] != Insn::WideTail);
-                let Some(t) = ok else {
+                if ok.is_none() {
                     return Err(JitError::BadTarget { pc, target: t });
-                };
-                if labels[t].is_none() {
-                    labels[t] = Some(a.create_label());
                 }
             }
         }
-        let abort = a.create_label();
+        // Real programs take 5-16 bytes of code per instruction (README.md, "JIT"); capacity that
+        // is never written costs nothing.
+        let mut a = Asm::new(insns.len() * 12 + 1024, insns.len());
+        let abort = a.new_label();
         Ok(Compiler {
             a,
             insns,
             maps,
-            labels,
-            bound_at: None,
             abort,
-            stubs: Vec::new(),
+            cold: Vec::new(),
+            shared: Vec::new(),
+            shared_order: Vec::new(),
             ctx_size,
             ctx_fields,
             probe: false,
             helpers: Vec::new(),
-            helper_slot: HashMap::new(),
+            helper_slot: HashMap::default(),
             map_slots: Vec::new(),
-            map_slot: HashMap::new(),
+            map_slot: HashMap::default(),
         })
     }
 
-    /// Binds `label` to the next instruction (after a `nop` if another label is bound there).
-    pub(super) fn bind(&mut self, label: &mut CodeLabel) -> Result<(), JitError> {
-        let n = self.a.instructions().len();
-        if self.bound_at == Some(n) {
-            self.a.nop().map_err(asm_err)?;
-        }
-        self.bound_at = Some(self.a.instructions().len());
-        self.a.set_label(label).map_err(asm_err)
-    }
-
-    fn target(&self, pc: usize) -> Result<CodeLabel, JitError> {
+    /// The label of the target of the jump or call at `pc` (checked by [`Compiler::new`]).
+    fn target(&self, pc: usize) -> Result<Label, JitError> {
         let t = self.insns[pc].branch_target(pc).unwrap_or(-1);
         usize::try_from(t)
             .ok()
-            .and_then(|t| self.labels.get(t).copied().flatten())
+            .filter(|&t| t < self.insns.len())
+            .map(pc_label)
             .ok_or(JitError::BadTarget { pc, target: t })
+    }
+
+    /// The label of shared stub `s`, emitted with the stubs.
+    fn shared(&mut self, s: Shared) -> Label {
+        let key = s.key();
+        if let Some(&Some(l)) = self.shared.get(key) {
+            return l;
+        }
+        let l = self.a.new_label();
+        if self.shared.len() <= key {
+            self.shared.resize(key + 1, None);
+        }
+        self.shared[key] = Some(l);
+        self.shared_order.push((s, l));
+        l
     }
 
     fn program(&mut self) -> Result<(), JitError> {
         let a = &mut self.a;
-        let mut epilogue = a.create_label();
-        for r in [rbx, rbp, r12, r13, r14, r15] {
-            a.push(r).map_err(asm_err)?;
+        let epilogue = a.new_label();
+        for r in [RBX, RBP, R12, R13, R14, R15] {
+            a.push(r);
         }
-        a.mov(ENV, rsi).map_err(asm_err)?;
-        for (i, r) in [rsi, rdx, rcx, r8].into_iter().enumerate() {
-            a.mov(r, qword_ptr(ENV + (OFF_ARGS + 8 * i as i32)))
-                .map_err(asm_err)?;
+        a.mov_rr(W::Q, ENV, RSI);
+        for (i, r) in [RSI, RDX, RCX, R8].into_iter().enumerate() {
+            a.mov_rm(W::Q, r, mem(ENV, OFF_ARGS + 8 * i as i32));
         }
-        for r in [eax, ebx, r13d, r14d, r15d] {
-            a.xor(r, r).map_err(asm_err)?;
+        for r in [RAX, RBX, R13, R14, R15] {
+            a.alu_rr(Alu::Xor, W::D, r, r);
         }
-        a.mov(rbp, qword_ptr(ENV + OFF_FRAME_TOP))
-            .map_err(asm_err)?;
-        a.mov(qword_ptr(ENV + OFF_EXIT_RSP), rsp).map_err(asm_err)?;
-        let pc0 = self.labels[0].ok_or(JitError::Empty)?;
-        a.call(pc0).map_err(asm_err)?;
-        self.bind(&mut epilogue)?;
-        let a = &mut self.a;
-        for r in [r15, r14, r13, r12, rbp, rbx] {
-            a.pop(r).map_err(asm_err)?;
+        a.mov_rm(W::Q, RBP, mem(ENV, OFF_FRAME_TOP));
+        a.mov_mr(W::Q, mem(ENV, OFF_EXIT_RSP), RSP);
+        a.call(pc_label(0));
+        a.bind(epilogue);
+        for r in [R15, R14, R13, R12, RBP, RBX] {
+            a.pop(r);
         }
-        a.ret().map_err(asm_err)?;
-        let mut abort = self.abort;
-        self.bind(&mut abort)?;
-        self.a
-            .mov(rsp, qword_ptr(ENV + OFF_EXIT_RSP))
-            .map_err(asm_err)?;
-        self.a.jmp(epilogue).map_err(asm_err)?;
+        a.ret();
+        a.bind(self.abort);
+        a.mov_rm(W::Q, RSP, mem(ENV, OFF_EXIT_RSP));
+        a.jmp(epilogue);
 
         for pc in 0..self.insns.len() {
-            if let Some(mut l) = self.labels[pc] {
-                self.bind(&mut l)?;
-            }
+            self.a.bind(pc_label(pc));
             self.insn(pc)?;
         }
-        let fell = self.trap_label(STATUS_FELL_OFF, self.insns.len() - 1);
-        self.a.jmp(fell).map_err(asm_err)?;
-        self.stubs()
+        let fell = self.trap(STATUS_FELL_OFF, self.insns.len() - 1);
+        self.a.jmp(fell);
+        Ok(())
     }
 
-    pub(super) fn abort_label(&self) -> CodeLabel {
-        self.abort
-    }
-
-    /// A label that sets `status` at `pc` and ends the program (emitted with the stubs).
-    pub(super) fn trap_label(&mut self, status: u64, pc: usize) -> CodeLabel {
-        let label = self.a.create_label();
-        self.stubs.push(Stub::Trap { label, status, pc });
+    /// A cold path that sets `status` at `pc` and ends the program.
+    fn trap(&mut self, status: u64, pc: usize) -> Label {
+        let label = self.a.new_label();
+        self.cold.push(Cold::Trap { label, status, pc });
         label
     }
 
     fn insn(&mut self, pc: usize) -> Result<(), JitError> {
-        let insn = self.insns[pc];
-        let e = asm_err;
-        match insn {
+        match self.insns[pc] {
             Insn::Alu {
                 width,
                 op,
                 dst,
                 src,
             } => self.alu(pc, width, op, dst.index(), src)?,
-            Insn::Neg { width, dst } => self.neg(width, dst.index())?,
-            Insn::Endian { kind, bits, dst } => self.endian(kind, bits, dst.index())?,
+            Insn::Neg { width: w, dst } => self.neg(w, dst.index()),
+            Insn::Endian { kind, bits, dst } => self.endian(kind, bits, dst.index()),
             Insn::Load {
                 size,
                 signed,
                 dst,
                 src,
                 off,
-            } => self.load(size, signed, dst.index(), src.index(), off)?,
+            } => self.load(size, signed, dst.index(), src.index(), off),
             Insn::Store {
                 size,
                 dst,
                 off,
                 value,
-            } => self.store(size, dst.index(), off, value)?,
+            } => self.store(size, dst.index(), off, value),
             Insn::Atomic {
                 size,
                 op,
@@ -312,20 +340,20 @@ impl<'p> Compiler<'p> {
                 next_imm,
             } => self.lddw(pc, dst.index(), kind, imm, next_imm)?,
             Insn::WideTail => {}
-            Insn::LoadPacket { size, mode, imm } => self.legacy_load(pc, size, mode, imm)?,
+            Insn::LoadPacket { size, mode, imm } => self.legacy_load(pc, size, mode, imm),
             Insn::Ja { .. } => {
                 let t = self.target(pc)?;
-                self.a.jmp(t).map_err(e)?;
+                self.a.jmp(t);
             }
             Insn::Jump {
-                width,
+                width: w,
                 cond,
                 dst,
                 src,
                 ..
             } => {
                 let t = self.target(pc)?;
-                self.jump(width, cond, dst.index(), src, t)?;
+                self.jump(w, cond, dst.index(), src, t);
             }
             Insn::Call(CallTarget::Helper(id)) => {
                 let slot = match self.helper_slot.get(&id) {
@@ -336,29 +364,30 @@ impl<'p> Compiler<'p> {
                         self.helpers.len() - 1
                     }
                 };
-                self.a.mov(qword_ptr(ENV + OFF_HELPER_ID), id).map_err(e)?;
-                self.helper_call(pc, Some(slot))?;
+                let stub = self.shared(Shared::Helper { slot, id });
+                self.a.mov_ri32(R11, pc as u32);
+                self.a.call(stub);
             }
             Insn::CallX { reg } => {
-                self.a
-                    .mov(qword_ptr(ENV + OFF_HELPER_ID), R64[reg.index()])
-                    .map_err(e)?;
-                self.helper_call(pc, None)?;
+                let stub = self.shared(Shared::CallById);
+                self.a.mov_mr(W::Q, mem(ENV, OFF_HELPER_ID), R[reg.index()]);
+                self.a.mov_ri32(R11, pc as u32);
+                self.a.call(stub);
             }
             Insn::Call(CallTarget::Local(_)) => {
                 let t = self.target(pc)?;
-                let depth = self.trap_label(STATUS_CALL_DEPTH, pc);
+                let depth = self.trap(STATUS_CALL_DEPTH, pc);
                 let a = &mut self.a;
-                a.lea(r11, qword_ptr(rbp - STACK_SIZE as i32)).map_err(e)?;
-                a.cmp(r11, qword_ptr(ENV + OFF_STACK_LIMIT)).map_err(e)?;
-                a.jb(depth).map_err(e)?;
-                for r in [rbx, r13, r14, r15, rbp] {
-                    a.push(r).map_err(e)?;
+                a.lea(R11, mem(RBP, -(STACK_SIZE as i32)));
+                a.alu_rm(Alu::Cmp, W::Q, R11, mem(ENV, OFF_STACK_LIMIT));
+                a.jcc(encode::Cc::B, depth);
+                for r in [RBX, R13, R14, R15, RBP] {
+                    a.push(r);
                 }
-                a.mov(rbp, r11).map_err(e)?;
-                a.call(t).map_err(e)?;
-                for r in [rbp, r15, r14, r13, rbx] {
-                    a.pop(r).map_err(e)?;
+                a.mov_rr(W::Q, RBP, R11);
+                a.call(t);
+                for r in [RBP, R15, R14, R13, RBX] {
+                    a.pop(r);
                 }
             }
             Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
@@ -367,36 +396,9 @@ impl<'p> Compiler<'p> {
                     what: format!("kfunc call (BTF id {btf_id})"),
                 });
             }
-            Insn::Exit => self.a.ret().map_err(e)?,
+            Insn::Exit => self.a.ret(),
         }
         Ok(())
-    }
-
-    /// A helper call: r1-r5 saved around it (the interpreter keeps them), `env` in r9, then the
-    /// status check. `slot` is the helper table slot, `None` for `callx` (by id).
-    fn helper_call(&mut self, pc: usize, slot: Option<usize>) -> Result<(), JitError> {
-        let e = asm_err;
-        let abort = self.abort;
-        let a = &mut self.a;
-        a.mov(qword_ptr(ENV + OFF_PC), pc as i32).map_err(e)?;
-        for r in [rdi, rsi, rdx, rcx, r8] {
-            a.push(r).map_err(e)?;
-        }
-        a.sub(rsp, 8).map_err(e)?;
-        a.mov(r9, ENV).map_err(e)?;
-        match slot {
-            Some(s) => {
-                a.mov(r11, qword_ptr(ENV + OFF_HELPERS)).map_err(e)?;
-                a.call(qword_ptr(r11 + (8 * s) as i32)).map_err(e)?;
-            }
-            None => a.call(qword_ptr(ENV + OFF_CALL_BY_ID)).map_err(e)?,
-        }
-        a.add(rsp, 8).map_err(e)?;
-        for r in [r8, rcx, rdx, rsi, rdi] {
-            a.pop(r).map_err(e)?;
-        }
-        a.cmp(qword_ptr(ENV + OFF_STATUS), 0).map_err(e)?;
-        a.jne(abort).map_err(e)
     }
 
     /// `lddw`: a constant, or a map handle / map value address from `env`.
@@ -408,27 +410,26 @@ impl<'p> Compiler<'p> {
         imm: i32,
         next_imm: i32,
     ) -> Result<(), JitError> {
-        let e = asm_err;
-        let d = R64[dst];
+        let d = R[dst];
         match kind {
             Imm64Kind::Value => {
                 let v = (u64::from(next_imm as u32) << 32) | u64::from(imm as u32);
-                self.a.mov(d, v).map_err(e)
+                self.a.mov_ri64(d, v);
+                Ok(())
             }
             Imm64Kind::MapFd | Imm64Kind::MapIdx | Imm64Kind::MapValue | Imm64Kind::MapIdxValue => {
                 let value = matches!(kind, Imm64Kind::MapValue | Imm64Kind::MapIdxValue);
                 let slot = self.map_slot(pc, imm, value)?;
-                let table = if value {
-                    super::exec::OFF_MAP_VALUES
-                } else {
-                    super::exec::OFF_MAPS
-                };
+                let table = if value { OFF_MAP_VALUES } else { OFF_MAPS };
                 let a = &mut self.a;
-                a.mov(d, qword_ptr(ENV + table)).map_err(e)?;
-                a.mov(d, qword_ptr(d + (8 * slot) as i32)).map_err(e)?;
-                if value && next_imm != 0 {
-                    a.mov(r11, u64::from(next_imm as u32)).map_err(e)?;
-                    a.add(d, r11).map_err(e)?;
+                a.mov_rm(W::Q, d, mem(ENV, table));
+                a.mov_rm(W::Q, d, mem(d, (8 * slot) as i32));
+                // The offset into the value is unsigned.
+                if value && next_imm > 0 {
+                    a.alu_ri(Alu::Add, W::Q, d, next_imm);
+                } else if value && next_imm < 0 {
+                    a.mov_ri32(R11, next_imm as u32);
+                    a.alu_rr(Alu::Add, W::Q, d, R11);
                 }
                 Ok(())
             }
@@ -466,86 +467,9 @@ impl<'p> Compiler<'p> {
         self.map_slots[slot].value_ref |= value;
         Ok(slot)
     }
-
-    fn stubs(&mut self) -> Result<(), JitError> {
-        let e = asm_err;
-        let abort = self.abort;
-        for stub in std::mem::take(&mut self.stubs) {
-            match stub {
-                Stub::Trap {
-                    mut label,
-                    status,
-                    pc,
-                } => {
-                    self.bind(&mut label)?;
-                    let a = &mut self.a;
-                    a.mov(qword_ptr(ENV + OFF_STATUS), status as i32)
-                        .map_err(e)?;
-                    a.mov(qword_ptr(ENV + OFF_PC), pc as i32).map_err(e)?;
-                    a.jmp(abort).map_err(e)?;
-                }
-                Stub::Ctx {
-                    mut label,
-                    size,
-                    dst,
-                    plain,
-                    done,
-                } => {
-                    self.bind(&mut label)?;
-                    let fields: Vec<(usize, u32)> = self
-                        .ctx_fields
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, f)| size <= f.size as usize)
-                        .map(|(i, f)| (i, f.offset))
-                        .collect();
-                    let mut hits = Vec::new();
-                    for &(i, offset) in &fields {
-                        let hit = self.a.create_label();
-                        self.a.cmp(r11, offset as i32).map_err(e)?;
-                        self.a.je(hit).map_err(e)?;
-                        hits.push((i, hit));
-                    }
-                    self.a.jmp(plain).map_err(e)?;
-                    for (i, mut hit) in hits {
-                        self.bind(&mut hit)?;
-                        let a = &mut self.a;
-                        a.mov(R64[dst], qword_ptr(ENV + super::exec::OFF_CTX_VALUES))
-                            .map_err(e)?;
-                        a.mov(R64[dst], qword_ptr(R64[dst] + (8 * i) as i32))
-                            .map_err(e)?;
-                        a.jmp(done).map_err(e)?;
-                    }
-                }
-                Stub::Probe {
-                    mut label,
-                    size,
-                    dst,
-                    done,
-                } => {
-                    self.bind(&mut label)?;
-                    let a = &mut self.a;
-                    let saved = [rax, rdi, rsi, rdx, rcx, r8];
-                    for r in saved {
-                        a.push(r).map_err(e)?;
-                    }
-                    a.mov(rdi, r11).map_err(e)?;
-                    a.mov(esi, size as u32).map_err(e)?;
-                    a.mov(rdx, ENV).map_err(e)?;
-                    a.call(qword_ptr(ENV + super::exec::OFF_PROBE_LOAD))
-                        .map_err(e)?;
-                    a.mov(r11, rax).map_err(e)?;
-                    for r in saved.into_iter().rev() {
-                        a.pop(r).map_err(e)?;
-                    }
-                    a.mov(R64[dst], r11).map_err(e)?;
-                    a.jmp(done).map_err(e)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
+#[cfg(test)]
+mod encode_tests;
 #[cfg(test)]
 mod tests;

@@ -96,3 +96,115 @@ fn images_are_deterministic_and_position_independent() {
     let back = crate::jit::Image::from_bytes(&a.to_bytes().expect("encodes")).expect("parses");
     assert_eq!(back, a);
 }
+
+/// Helper calls go through shared stubs (one per slot, one common body): several slots, repeated
+/// calls, `callx`, r1-r5 kept across each, and a helper that ends the program from inside a stub.
+#[test]
+fn helper_stubs_keep_registers_and_unwind() {
+    let asm = "
+        mov %r1, 1
+        mov %r2, 2
+        mov %r3, 3
+        mov %r4, 4
+        mov %r5, 5
+        mov %r6, 0
+        call 0
+        add %r6, %r0
+        call 3
+        add %r6, %r0
+        call 0
+        add %r6, %r0
+        mov %r7, 3
+        callx %r7
+        add %r6, %r0
+        add %r6, %r1
+        add %r6, %r2
+        add %r6, %r3
+        add %r6, %r4
+        add %r6, %r5
+        mov %r0, %r6
+        exit";
+    assert_eq!(jit(asm, None), 2 * 0x01_0203_0405 + 1 + 1 + 15);
+    assert_eq!(jit("mov %r1, 7\ncall 5\nexit", None), 7);
+    assert_eq!(jit("mov %r1, 0\ncall 5\nmov %r0, 9\nexit", None), 0);
+    // From a subprogram: the unwind crosses frames.
+    let asm = "
+        mov %r0, 1
+        call local f
+        mov %r0, 9
+        exit
+    f:
+        mov %r1, 0
+        call 5
+        mov %r0, 8
+        exit";
+    assert_eq!(jit(asm, None), 0);
+}
+
+/// Division and modulo share one stub per (width, operation); destinations r0 and r3 live in
+/// rax and rdx, which the stub uses.
+#[test]
+fn division_stub_for_every_destination() {
+    for op in ["div", "mod", "sdiv", "smod"] {
+        for suffix in ["", "32"] {
+            for dst in [0, 3, 4, 6, 9] {
+                for (x, y) in [(100, 7), (-100, 7), (100, 0), (-9, -1), (i32::MIN, -1)] {
+                    let src = if dst == 2 { 5 } else { 2 };
+                    let asm = format!(
+                        "mov %r0, 11\nmov %r3, 33\nmov %r{dst}, {x}\nmov %r{src}, {y}\n\
+                         {op}{suffix} %r{dst}, %r{src}\n{op}{suffix} %r{dst}, 5\n\
+                         add %r0, %r3\nadd %r0, %r{dst}\nexit"
+                    );
+                    jit(&asm, None);
+                }
+            }
+        }
+    }
+}
+
+/// `ld_abs` / `ld_ind` through the shared stub: big-endian values, r1-r5 kept, and an
+/// out-of-bounds load ends the program with r0 = 0.
+#[test]
+fn legacy_loads() {
+    let mem: Vec<u8> = (1..=16).collect();
+    let asm = "
+        mov %r2, 11
+        mov %r5, 13
+        mov %r6, 3
+        ldabsw 0
+        mov %r7, %r0
+        ldindh %r6, 1
+        add %r7, %r0
+        ldabsb 15
+        add %r7, %r0
+        ldabsdw 8
+        add %r7, %r0
+        add %r7, %r2
+        add %r7, %r5
+        mov %r0, %r7
+        exit";
+    assert_eq!(
+        jit(asm, Some(mem.clone())),
+        0x0102_0304 + 0x0506 + 16 + 0x090a_0b0c_0d0e_0f10 + 24
+    );
+    assert_eq!(
+        jit("mov %r0, 5\nldabsw 100\nmov %r0, 7\nexit", Some(mem)),
+        0
+    );
+}
+
+/// A program without local calls asks for one frame of stack (a run zeroes all it asks for);
+/// with local calls, eight.
+#[test]
+fn stack_size_is_one_frame_without_local_calls() {
+    let flat = assemble("stdw [%r10-512], 1\nldxdw %r0, [%r10-512]\nexit").expect("assembles");
+    let image = super::compile(&flat, &[], None).expect("compiles");
+    assert_eq!(image.stack_size, 512);
+    assert_eq!(
+        jit("stdw [%r10-512], 1\nldxdw %r0, [%r10-512]\nexit", None),
+        1
+    );
+    let calls = assemble("call local f\nexit\nf:\nmov %r0, 2\nexit").expect("assembles");
+    let image = super::compile(&calls, &[], None).expect("compiles");
+    assert_eq!(image.stack_size, 8 * 512);
+}
