@@ -263,17 +263,29 @@ fn normalize(states: Vec<State>, live: u16) -> Vec<State> {
         }
         groups = group(groups, detail, live);
     }
-    while groups.len() > MAX_DISJUNCTS {
-        merge_closest(&mut groups, live);
-    }
+    merge_closest(&mut groups, live);
     groups.retain(|s| !s.bottom);
     groups
 }
 
 /// Joins the two states whose registers differ in kind least (states of different iterations
-/// of an unrolled loop count as differing everywhere).
+/// of an unrolled loop count as differing everywhere) until at most [`MAX_DISJUNCTS`] are left.
 fn merge_closest(groups: &mut Vec<State>, live: u16) {
-    let kinds: Vec<[u64; 11]> = groups.iter().map(|s| s.register_kinds(live)).collect();
+    if groups.len() <= MAX_DISJUNCTS {
+        return;
+    }
+    let mut kinds: Vec<[u64; 11]> = groups.iter().map(|s| s.register_kinds(live)).collect();
+    while groups.len() > MAX_DISJUNCTS {
+        let (i, j) = closest_pair(groups, &kinds);
+        groups[i] = groups[i].join(&groups[j]);
+        kinds[i] = groups[i].register_kinds(live);
+        groups.swap_remove(j);
+        kinds.swap_remove(j);
+    }
+}
+
+/// The indices `i < j` of the two states whose register kinds differ least.
+fn closest_pair(groups: &[State], kinds: &[[u64; 11]]) -> (usize, usize) {
     let mut best = (usize::MAX, 0, 1);
     for i in 0..groups.len() {
         for j in i + 1..groups.len() {
@@ -291,10 +303,7 @@ fn merge_closest(groups: &mut Vec<State>, live: u16) {
             }
         }
     }
-    let (_, i, j) = best;
-    let merged = groups[i].join(&groups[j]);
-    groups[i] = merged;
-    groups.swap_remove(j);
+    (best.1, best.2)
 }
 
 /// Joins the states of equal shape at `detail`, in order of first appearance.
@@ -488,14 +497,24 @@ impl Engine<'_> {
     /// The join of the states entering loop `h` from outside: they do not change while the
     /// loop iterates, so they are joined once per stabilisation, not once per iteration.
     fn loop_entry(&self, h: NodeIndex) -> State {
-        let index = self.loops[&h].index;
-        joined(&self.incoming_where(h, |p| !self.in_loop(p, index)))
+        joined(&self.loop_entries(h))
     }
 
     /// The join of the states along the back edges of loop `h`.
     fn loop_back(&self, h: NodeIndex) -> State {
+        joined(&self.loop_backs(h))
+    }
+
+    /// The states entering loop `h` from outside, as disjuncts.
+    fn loop_entries(&self, h: NodeIndex) -> Vec<State> {
         let index = self.loops[&h].index;
-        joined(&self.incoming_where(h, |p| self.in_loop(p, index)))
+        self.incoming_where(h, |p| !self.in_loop(p, index))
+    }
+
+    /// The states along the back edges of loop `h`, as disjuncts.
+    fn loop_backs(&self, h: NodeIndex) -> Vec<State> {
+        let index = self.loops[&h].index;
+        self.incoming_where(h, |p| self.in_loop(p, index))
     }
 
     /// Whether block `b` is in the loop with index `index` (nested loops included).

@@ -50,7 +50,7 @@ impl Engine<'_> {
         if limit == 0 || self.cfg.graph[h].callback_loop {
             return false;
         }
-        let mut frontier = self.incoming_where(h, |p| !self.in_loop(p, index));
+        let mut frontier = self.loop_entries(h);
         tag(&mut frontier, index, 0);
         let mut iterations = frontier.clone();
         let mut k = 0;
@@ -67,7 +67,7 @@ impl Engine<'_> {
                 return true;
             }
             k += 1;
-            frontier = self.incoming_where(h, |p| self.in_loop(p, index));
+            frontier = self.loop_backs(h);
             tag(&mut frontier, index, k as u32);
             iterations.extend(frontier.iter().cloned());
         }
