@@ -537,7 +537,9 @@ impl Engine<'_> {
         }
         self.env.checking = check;
         let mut out = Vec::with_capacity(self.pre[b.index()].len());
-        let pres = if check && !self.keep_pre(b) {
+        // A block's entry states are recomputed from its in-edges before every run, so only
+        // those that outlive the run (loop heads, requested invariants) are kept.
+        let pres = if !self.keep_pre(b) {
             std::mem::take(&mut self.pre[b.index()])
         } else {
             self.pre[b.index()].clone()
@@ -581,7 +583,7 @@ impl Engine<'_> {
         self.exhausted
     }
 
-    /// Whether `b`'s entry states outlive its final run: loop heads (termination is judged on
+    /// Whether `b`'s entry states outlive its runs: loop heads (widening and termination are judged on
     /// them) and every block when the caller wants the invariants.
     fn keep_pre(&self, b: NodeIndex) -> bool {
         self.env.options.collect_invariants || self.loops.contains_key(&b)

@@ -177,22 +177,31 @@ impl Stack {
             .collect();
         let mut out = Stack {
             init,
-            slots: Vec::new(),
+            slots: Vec::with_capacity(self.slots.len().max(other.slots.len())),
             consts,
         };
         let unknown = Value::unknown();
-        for slot in 0..SLOTS {
-            let (a, b) = (self.slot(slot), other.slot(slot));
-            let v = match (a, b) {
-                (Some(a), Some(b)) => Some(join_value(a, b)),
-                (Some(a), None) if other.all_init(slot * 8, 8) => Some(join_value(a, &unknown)),
-                (None, Some(b)) if self.all_init(slot * 8, 8) => Some(join_value(&unknown, b)),
-                _ => None,
+        // Both slot lists are sorted: walk them together.
+        let (mut a, mut b) = (self.slots.iter().peekable(), other.slots.iter().peekable());
+        loop {
+            let sa = a.peek().map(|(s, _)| *s);
+            let sb = b.peek().map(|(s, _)| *s);
+            let Some(slot) = sa.into_iter().chain(sb).min() else {
+                break;
+            };
+            let va = a.next_if(|(s, _)| *s == slot).map(|(_, v)| v);
+            let vb = b.next_if(|(s, _)| *s == slot).map(|(_, v)| v);
+            let bytes = usize::from(slot) * 8;
+            let v = match (va, vb) {
+                (Some(va), Some(vb)) => Some(join_value(va, vb)),
+                (Some(va), None) => other.all_init(bytes, 8).then(|| join_value(va, &unknown)),
+                (None, Some(vb)) => self.all_init(bytes, 8).then(|| join_value(&unknown, vb)),
+                (None, None) => None,
             };
             if let Some(v) = v
-                && out.all_init(slot * 8, 8)
+                && out.all_init(usize::from(slot) * 8, 8)
             {
-                out.slots.push((slot as u8, v));
+                out.slots.push((slot, v));
             }
         }
         out

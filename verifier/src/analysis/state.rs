@@ -642,17 +642,17 @@ impl State {
                 out.zone.forget(var_of(Loc::Reg(r as u8)));
             }
         }
-        for depth in 0..out.frames.len() {
-            for slot in 0..64 {
-                let a = self.frames[depth].stack.slot(slot);
-                let b = other.frames[depth].stack.slot(slot);
-                let keep = matches!((a, b), (Some(x), Some(y)) if same_kind(x, y));
-                if !keep {
-                    out.zone.forget(var_of(Loc::Slot {
-                        depth: depth as u8,
-                        slot: slot as u8,
-                    }));
-                }
+        let slots = var_of(Loc::Slot { depth: 0, slot: 0 });
+        let frames = Var(slots.0 + 64 * out.frames.len() as u32);
+        for var in out.zone.vars_in(slots, frames) {
+            let (depth, slot) = (
+                ((var.0 - slots.0) / 64) as usize,
+                ((var.0 - slots.0) % 64) as usize,
+            );
+            let a = self.frames[depth].stack.slot(slot);
+            let b = other.frames[depth].stack.slot(slot);
+            if !matches!((a, b), (Some(x), Some(y)) if same_kind(x, y)) {
+                out.zone.forget(var);
             }
         }
         out.reduce();

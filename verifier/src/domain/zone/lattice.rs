@@ -7,7 +7,7 @@
 
 use super::Infeasible;
 use super::Var;
-use super::graph::{Graph, Weight, le, lt, max, wide};
+use super::graph::{Graph, Node, VarMap, Weight, le, lt, max, storable, wide};
 
 /// `g1 ⊑ g2`: every constraint of `g2` is implied by `g1`. Checking `g2`'s unary bounds and
 /// stored edges is enough: its implicit bounds follow from its unary bounds.
@@ -31,11 +31,21 @@ pub(super) fn leq(g1: &Graph, g2: &Graph) -> bool {
 /// (e.g. `x = y = 1` joined with `x = y = 2` gives `x = y`, which neither side stores). Those
 /// pairs are the only ones enumerated beyond the stored edges.
 pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
-    let mut out = Graph::default();
+    let mut out = Graph {
+        nodes: VarMap::with_capacity(g1.nodes.len().min(g2.nodes.len())),
+    };
     for (&v, n1) in &g1.nodes {
         if let Some(n2) = g2.nodes.get(&v) {
-            out.set_upper(v, max(wide(n1.upper), wide(n2.upper)));
-            out.set_neg_lower(v, max(wide(n1.neg_lower), wide(n2.neg_lower)));
+            let upper = max(wide(n1.upper), wide(n2.upper)).and_then(storable);
+            let neg_lower = max(wide(n1.neg_lower), wide(n2.neg_lower)).and_then(storable);
+            if upper.is_some() || neg_lower.is_some() {
+                let node = Node {
+                    upper,
+                    neg_lower,
+                    ..Node::default()
+                };
+                out.nodes.push_last(v, node);
+            }
         }
     }
     let mut pairs: Vec<(Var, Var)> = g1.edges().map(|(i, j, _)| (i, j)).collect();

@@ -82,6 +82,11 @@ impl Zone {
         vars.into_iter()
     }
 
+    /// The constrained variables in `lo..hi`, in increasing order.
+    pub fn vars_in(&self, lo: Var, hi: Var) -> Vec<Var> {
+        self.graph.nodes.range(lo, hi).map(|(&x, _)| x).collect()
+    }
+
     /// The bounded variables in `lo..hi` with their bounds (as [`Zone::interval`]), in order:
     /// for visiting every location's bounds without a lookup per location.
     pub fn bounds_in(&self, lo: Var, hi: Var) -> Vec<(Var, Option<i64>, Option<i64>)> {

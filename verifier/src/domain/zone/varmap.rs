@@ -79,6 +79,23 @@ impl<V> VarMap<V> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
+    pub fn with_capacity(n: usize) -> Self {
+        VarMap {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends `(k, v)` where `k` is greater than every key (building a map in key order
+    /// without a search per insertion); out of order, it falls back to [`VarMap::insert`].
+    pub fn push_last(&mut self, k: Var, v: V) {
+        match self.entries.last() {
+            Some((last, _)) if *last >= k => {
+                self.insert(k, v);
+            }
+            _ => self.entries.push((k, v)),
+        }
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &Var> + '_ {
         self.entries.iter().map(|(k, _)| k)
     }
