@@ -16,6 +16,7 @@ use super::Infeasible;
 use super::Var;
 use super::graph::{Graph, Weight, lt, storable, wide};
 use super::varmap::Entry;
+use std::rc::Rc;
 
 impl Graph {
     /// Adds `x <= c` and closes.
@@ -148,7 +149,7 @@ impl Graph {
     fn relax(&mut self, w: Weight, sources: &[End], targets: &[End]) {
         let mut columns: Vec<Vec<(Var, Option<i64>)>> = vec![Vec::new(); targets.len()];
         for src in sources {
-            let node = self.nodes.entry(src.var).or_default();
+            let node = Rc::make_mut(self.nodes.entry(src.var).or_default());
             node.neg_lower = src.bound.and_then(storable);
             for (tgt, column) in targets.iter().zip(&mut columns) {
                 if src.var == tgt.var {
@@ -183,7 +184,7 @@ impl Graph {
             }
         }
         for (tgt, column) in targets.iter().zip(columns) {
-            let node = self.nodes.entry(tgt.var).or_default();
+            let node = Rc::make_mut(self.nodes.entry(tgt.var).or_default());
             node.upper = tgt.bound.and_then(storable);
             for (i, w) in column {
                 match w {

@@ -24,6 +24,7 @@
 //! precision and saves revisiting every neighbour of a variable whose bound changes.
 
 use super::Var;
+use std::rc::Rc;
 
 pub(super) use super::varmap::VarMap;
 
@@ -99,7 +100,10 @@ impl Node {
 /// Variables' nodes by variable.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Graph {
-    pub nodes: VarMap<Node>,
+    /// Shared between the clones of a zone until one of them changes the node
+    /// (`Rc::make_mut`): states are cloned along every edge and most instructions touch one or
+    /// two variables, so a clone costs a reference count per node, not a copy of its edges.
+    pub nodes: VarMap<Rc<Node>>,
 }
 
 impl Graph {
@@ -157,12 +161,18 @@ impl Graph {
     /// Sets `x <= w` (`None`: no upper bound), whatever was there.
     pub fn set_upper(&mut self, x: Var, w: Option<Weight>) {
         let w = w.and_then(storable);
+        if self.nodes.get(&x).map_or(w.is_none(), |n| n.upper == w) {
+            return;
+        }
         self.with_node(x, |n| n.upper = w);
     }
 
     /// Sets `-x <= w` (`None`: no lower bound), whatever was there.
     pub fn set_neg_lower(&mut self, x: Var, w: Option<Weight>) {
         let w = w.and_then(storable);
+        if self.nodes.get(&x).map_or(w.is_none(), |n| n.neg_lower == w) {
+            return;
+        }
         self.with_node(x, |n| n.neg_lower = w);
     }
 
@@ -171,8 +181,12 @@ impl Graph {
         debug_assert_ne!(i, j, "self-loops are not stored");
         match w.and_then(storable) {
             Some(w) => {
-                self.nodes.entry(i).or_default().succ.insert(j, w);
-                self.nodes.entry(j).or_default().pred.insert(i, w);
+                Rc::make_mut(self.nodes.entry(i).or_default())
+                    .succ
+                    .insert(j, w);
+                Rc::make_mut(self.nodes.entry(j).or_default())
+                    .pred
+                    .insert(i, w);
             }
             None => {
                 self.with_node(i, |n| {
@@ -194,7 +208,7 @@ impl Graph {
         };
         let mut emptied = Vec::new();
         for j in node.succ.keys() {
-            if let Some(n) = self.nodes.get_mut(j) {
+            if let Some(n) = self.nodes.get_mut(j).map(Rc::make_mut) {
                 n.pred.remove(&x);
                 if n.is_empty() {
                     emptied.push(*j);
@@ -202,7 +216,7 @@ impl Graph {
             }
         }
         for i in node.pred.keys() {
-            if let Some(n) = self.nodes.get_mut(i) {
+            if let Some(n) = self.nodes.get_mut(i).map(Rc::make_mut) {
                 n.succ.remove(&x);
                 if n.is_empty() {
                     emptied.push(*i);
@@ -216,14 +230,14 @@ impl Graph {
 
     /// Drops `x`'s node if it holds no constraint.
     pub fn prune(&mut self, x: Var) {
-        if self.nodes.get(&x).is_some_and(Node::is_empty) {
+        if self.nodes.get(&x).is_some_and(|n| n.is_empty()) {
             self.nodes.remove(&x);
         }
     }
 
     /// Runs `f` on `x`'s node (created if absent) and drops the node if it ends up empty.
     fn with_node(&mut self, x: Var, f: impl FnOnce(&mut Node)) {
-        let node = self.nodes.entry(x).or_default();
+        let node = Rc::make_mut(self.nodes.entry(x).or_default());
         f(node);
         if node.is_empty() {
             self.nodes.remove(&x);

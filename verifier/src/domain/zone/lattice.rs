@@ -8,6 +8,7 @@
 use super::Infeasible;
 use super::Var;
 use super::graph::{Graph, Node, VarMap, Weight, le, lt, max, storable, wide};
+use std::rc::Rc;
 
 /// `g1 ⊑ g2`: every constraint of `g2` is implied by `g1`. Checking `g2`'s unary bounds and
 /// stored edges is enough: its implicit bounds follow from its unary bounds.
@@ -44,7 +45,7 @@ pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
                     neg_lower,
                     ..Node::default()
                 };
-                out.nodes.push_last(v, node);
+                out.nodes.push_last(v, Rc::new(node));
             }
         }
     }
