@@ -62,6 +62,7 @@ pub fn run(segments: usize, options: &Options) -> Result<bool> {
         Input {
             insns: &insns,
             program_type: ProgramType::Xdp,
+            section: "",
             maps: &maps,
         },
         options,

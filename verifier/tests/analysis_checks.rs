@@ -36,12 +36,24 @@ fn check(
     src: &str,
     options: &Options,
 ) -> (Verdict, Option<&'static str>, String) {
+    check_in("", program_type, src, options)
+}
+
+/// [`check`] for a program from ELF section `section` (the attach point some contexts
+/// depend on).
+fn check_in(
+    section: &str,
+    program_type: ProgramType,
+    src: &str,
+    options: &Options,
+) -> (Verdict, Option<&'static str>, String) {
     let insns = assemble(src).unwrap_or_else(|e| panic!("{src}: {e}"));
     let maps = maps();
     let r = verify(
         Input {
             insns: &insns,
             program_type,
+            section,
             maps: &maps,
         },
         options,
@@ -649,4 +661,55 @@ fn functions_may_leave_r0_unset_if_callers_do_not_read_it() {
     let used = "call local f\nexit\nf:\nmov %r1, 1\nexit";
     let (verdict, kind, _) = check(ProgramType::Xdp, used, &opts);
     assert_eq!((verdict, kind), (Verdict::Rejected, Some("uninit")));
+}
+
+/// An iterator's context (`iter/task`): `meta` is never NULL and its `seq` is the `seq_file`
+/// that `bpf_seq_write` takes; the task may be NULL (the last call) and must be checked before
+/// a helper that wants a task gets it; nothing lies past the task.
+#[test]
+fn iterator_contexts_type_their_objects() {
+    let opts = Options::default();
+    let iter = |src: &str| check_in("iter/task", ProgramType::Tracing, src, &opts);
+    // seq_write(meta->seq, &task->pid, 4), and get_task_stack(task, buf, 8, 0), after a check.
+    let body = |seq: &str, guard: &str, ctx_off: u32| {
+        format!(
+            "ldxdw %r2, [%r1]\n{seq}ldxdw %r7, [%r1+{ctx_off}]\n{guard}\
+             ldxw %r3, [%r7+1028]\nstxw [%r10-4], %r3\nmov %r1, %r6\nmov %r2, %r10\nadd %r2, -4\nmov %r3, 4\ncall 127\n\
+             mov %r1, %r7\nmov %r2, %r10\nadd %r2, -16\nmov %r3, 8\nmov %r4, 0\ncall 141\n\
+             out:\nmov %r0, 0\nexit"
+        )
+    };
+    let seq = "ldxdw %r6, [%r2]\n";
+    let guard = "jeq %r7, 0, out\n";
+    let (verdict, _, first) = iter(&body(seq, guard, 8));
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    // No NULL check on the task.
+    let (verdict, kind, first) = iter(&body(seq, "", 8));
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("null")),
+        "{first}"
+    );
+    // meta itself is not a seq_file.
+    let (verdict, kind, first) = iter(&body("mov %r6, %r2\n", guard, 8));
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("helper")),
+        "{first}"
+    );
+    // Past the end of `struct bpf_iter__task`.
+    let (verdict, kind, first) = iter(&body(seq, guard, 16));
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("ctx")), "{first}");
+    // Other tracing programs keep untyped arguments, which helpers that want a task refuse.
+    let (verdict, kind, first) = check_in(
+        "fentry/f",
+        ProgramType::Tracing,
+        &body(seq, guard, 8),
+        &opts,
+    );
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("helper")),
+        "{first}"
+    );
 }

@@ -145,7 +145,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         insns: input.insns,
         maps: input.maps,
         program_type: input.program_type,
-        layout: context::layout(input.program_type),
+        layout: context::layout_for(input.program_type, input.section),
         options,
         checking: false,
         diagnostics: vec![],

@@ -13,7 +13,7 @@ use crate::domain::scalar::Scalar;
 use crate::domain::zone::Var;
 use crate::isa::{AtomicOp, Insn, Operand, PacketMode, Size};
 use crate::platform::ProgramType;
-use crate::platform::context::FieldKind;
+use crate::platform::context::{self, FieldKind};
 
 pub fn step(env: &mut Env<'_>, state: &mut State, pc: usize, insn: Insn) {
     match insn {
@@ -389,11 +389,14 @@ fn load(
         // through next (`xdp->rxq->dev->ifindex`), so it is an untyped kernel pointer, which
         // helpers never take as an object (see `helper_args::UNTYPED_KERNEL`) and arithmetic
         // turns into a number.
-        Region::Kernel { .. } if env.program_type.has_btf_args() => {
+        Region::Kernel { btf_name } if env.program_type.has_btf_args() => {
             if n == 8 {
+                // The few fields whose type matters to helpers (an iterator's `meta->seq`).
+                let at = p.off.is_constant().map(|o| o as i64 + i64::from(off));
+                let typed = at.and_then(|at| context::kernel_pointer_field(btf_name, at));
                 Value::ptr(
                     Region::Kernel {
-                        btf_name: "kernel field",
+                        btf_name: typed.unwrap_or("kernel field"),
                     },
                     0,
                 )
@@ -522,6 +525,7 @@ fn ctx_load(
             None,
         ),
         FieldKind::BtfIdOrNull(name) => (kernel_or_null(name), None),
+        FieldKind::BtfId(name) => (Value::ptr(Region::Kernel { btf_name: name }, 0), None),
         FieldKind::BtfArg => (
             Value::ptr(
                 Region::Kernel {

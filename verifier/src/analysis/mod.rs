@@ -130,6 +130,9 @@ fn info(m: &MapDef, inner: Option<usize>) -> MapInfo {
 pub struct Input<'a> {
     pub insns: &'a [Insn],
     pub program_type: ProgramType,
+    /// The ELF section the program came from (`""` when none): it names the attach point, on
+    /// which some contexts depend (an iterator's, `iter/task`).
+    pub section: &'a str,
     pub maps: &'a [MapInfo],
 }
 
@@ -224,6 +227,7 @@ fn verify_standalone(
         Input {
             insns,
             program_type: program.program_type,
+            section: &program.section,
             maps: &maps,
         },
         options,

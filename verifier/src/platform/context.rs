@@ -47,6 +47,8 @@ pub enum FieldKind {
     FlowKeys,
     /// Pointer to a kernel object of the named BTF type, possibly NULL.
     BtfIdOrNull(&'static str),
+    /// Pointer to a kernel object of the named BTF type, never NULL (an iterator's `meta`).
+    BtfId(&'static str),
     /// An argument of the traced function (fentry/fexit/tp_btf/LSM) or an iterator's context
     /// field. Its BTF type, which says whether it is a pointer, is in the kernel's BTF, not the
     /// object's; it is modelled as a kernel pointer, which may be read directly (Linux reads
@@ -165,6 +167,21 @@ impl CtxField {
     }
 }
 
+/// The context layout of a program loaded from ELF section `section`: the program type's
+/// ([`layout`]), except for iterators (`iter/task`, ...), whose context depends on the target
+/// the section names (see `iter.rs`).
+pub fn layout_for(program_type: ProgramType, section: &str) -> Option<&'static ContextLayout> {
+    let target = section
+        .strip_prefix("iter/")
+        .or_else(|| section.strip_prefix("iter.s/"));
+    match target {
+        Some(t) if program_type == ProgramType::Tracing => iter::layout(t).or(layout(program_type)),
+        _ => layout(program_type),
+    }
+}
+
+pub use iter::pointer_field as kernel_pointer_field;
+
 /// The context layout of a program type, if it has a fixed one. `None` for [`ProgramType::Unknown`]
 /// and for types whose context Vouch cannot describe: `syscall` (a user buffer whose size is known
 /// only when the program runs), `struct_ops` and `ext` (the context is the target's), and
@@ -211,6 +228,7 @@ pub fn direct_packet_write(program_type: ProgramType) -> bool {
 use CtxField as F;
 use FieldKind::{PacketEnd, PacketMeta, PacketStart};
 
+mod iter;
 mod skb;
 mod sock;
 #[cfg(test)]

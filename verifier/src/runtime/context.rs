@@ -358,7 +358,7 @@ impl Run {
             FieldKind::PacketEnd => packet.map_or(0, Packet::end_addr),
             FieldKind::PacketMeta => packet.map_or(0, Packet::meta_addr),
             FieldKind::FlowKeys => self.flow_keys,
-            FieldKind::Socket | FieldKind::BtfArg => self.kernel_object,
+            FieldKind::Socket | FieldKind::BtfArg | FieldKind::BtfId(_) => self.kernel_object,
             FieldKind::SocketOrNull | FieldKind::BtfIdOrNull(_) | FieldKind::Scalar => self.socket,
         })
     }

@@ -130,6 +130,7 @@ pub fn refine(
                 let input = Input {
                     insns,
                     program_type: program.program_type,
+                    section: &program.section,
                     maps: &maps,
                 };
                 judge(

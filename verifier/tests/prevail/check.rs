@@ -147,6 +147,7 @@ impl Runner<'_> {
         let input = Input {
             insns: &p.insns,
             program_type: ProgramType::Xdp,
+            section: "",
             maps: &self.maps,
         };
         verify_from(input, &self.options, &self.pre)
@@ -168,6 +169,7 @@ impl Runner<'_> {
         let input = Input {
             insns: &p.insns,
             program_type: ProgramType::Xdp,
+            section: "",
             maps: &self.maps,
         };
         let options = Options {

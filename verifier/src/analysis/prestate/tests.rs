@@ -21,6 +21,7 @@ fn run(pre: &[&str], src: &str) -> (PreState, Report) {
     let input = Input {
         insns: &insns,
         program_type: ProgramType::Xdp,
+        section: "",
         maps: &maps,
     };
     let r = verify_from(input, &Options::default(), &pre);
