@@ -430,3 +430,35 @@ fn find_vma_timer_and_user_ringbuf_drain_never_call_back() {
     ]);
     assert_eq!(both(&maps, no_setup, &timer, &kprobe()), Ok(0));
 }
+
+/// `lddw src=4` in the JIT: the same bytes from every compilation, the same bytes wherever they
+/// are loaded (a RIP-relative `lea` of the thunk, no absolute address), and each copy runs.
+#[test]
+fn callback_images_are_deterministic_and_position_independent() {
+    let prog = counting_loop("mov %r1, 10", 0, 5);
+    let compile = || crate::jit::compile(&prog, &[], Some(ProgramType::Kprobe)).expect("compiles");
+    let image = compile();
+    assert_eq!(image.to_bytes(), compile().to_bytes());
+    assert_eq!(image.callbacks.len(), 1);
+    // The only RIP-relative operand is the lea of the thunk.
+    let mut dec = iced_x86::Decoder::with_ip(64, &image.code, 0, iced_x86::DecoderOptions::NONE);
+    let rip_relative: Vec<(iced_x86::Mnemonic, u64)> = dec
+        .iter()
+        .filter(|i| i.is_ip_rel_memory_operand())
+        .map(|i| (i.mnemonic(), i.ip_rel_memory_address()))
+        .collect();
+    let thunk = u64::from(image.callbacks[0]);
+    assert_eq!(rip_relative, vec![(iced_x86::Mnemonic::Lea, thunk)]);
+    let (a, b) = (
+        Loaded::new(&image).expect("loads"),
+        Loaded::new(&image).expect("loads"),
+    );
+    assert_ne!(a.code_address(), b.code_address());
+    for l in [&a, &b] {
+        assert_eq!(l.thunks(), [l.code_address() + thunk]);
+        let mut rt = Runtime::new(&[], RuntimeConfig::default()).expect("runtime");
+        // SAFETY: the program touches only its stack.
+        let out = unsafe { native::run(&mut rt, &[Some(l)], 0, &kprobe()) };
+        assert_eq!(out.map(|o| o.r0), Ok(6 << 32 | 6));
+    }
+}
