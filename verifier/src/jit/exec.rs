@@ -6,8 +6,8 @@
 //! r1-r5 in the argument registers and `env` in r9. The trampolines here turn that into a call of
 //! [`Host::call`] on the host object `env.host` points to; a host may also put its own native
 //! functions into the table. After the call the code checks `env.status`: anything but
-//! [`STATUS_RUNNING`] ends the program at once (the stack is unwound to the entry's frame through
-//! `env.exit_rsp`).
+//! [`STATUS_RUNNING`] ends the program at once (the stack is unwound through `env.exit_rsp` to
+//! the entry, or to the callback thunk running: see "Callbacks").
 //!
 //! **Tail calls** go through the runtime like any helper: `bpf_tail_call` returns
 //! [`HelperReturn::TailCall`], the trampoline sets [`STATUS_TAIL_CALL`] with the target in

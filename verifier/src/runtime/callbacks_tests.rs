@@ -41,12 +41,12 @@ fn program(functions: &[&str]) -> Vec<Insn> {
         })
         .collect();
     let mut prog: Vec<Insn> = parts.concat();
-    for pc in 0..prog.len() {
+    for (pc, insn) in prog.iter_mut().enumerate() {
         if let Insn::LoadImm64 {
             kind: Imm64Kind::Func,
             imm,
             ..
-        } = &mut prog[pc]
+        } = insn
         {
             let target = starts[*imm as usize];
             *imm = target as i32 - pc as i32 - 1;
@@ -70,11 +70,14 @@ fn kprobe() -> RunInput {
     input(ProgramType::Kprobe, None, 0)
 }
 
+/// Map contents: per map, (key, value) sorted by key.
+type MapContents = Vec<Vec<(Vec<u8>, Vec<u8>)>>;
+
 /// What both engines must agree on.
 fn effects(
     out: Result<Outcome, Trap>,
     rt: &mut Runtime,
-) -> (Result<(u64, Vec<u8>), Trap>, Vec<Vec<(Vec<u8>, Vec<u8>)>>) {
+) -> (Result<(u64, Vec<u8>), Trap>, MapContents) {
     let maps = rt
         .maps
         .iter_mut()

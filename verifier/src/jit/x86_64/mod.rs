@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! entry:    push rbx, rbp, r12-r15; r12 = env; r1 = ctx; r2-r5 = env.args; r0, r6-r9 = 0
-//!           r10 = env.frame_top; env.exit_rsp = rsp; call pc0;
+//!           r10 = env.frame_top; env.exit_rsp = rsp - 8 (pc 0's return address); call pc0;
 //! epilogue: pop r15-r12, rbp, rbx; ret
 //! abort:    rsp = env.exit_rsp; ret                  (a helper or trap ended the program: returns
 //!           from the outermost BPF function, to the epilogue or to a callback thunk)
