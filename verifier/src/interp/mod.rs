@@ -421,7 +421,7 @@ impl<H: Helpers> Vm<H> {
                 return Err(Trap::Unsupported {
                     pc,
                     what: format!(
-                        "kfunc call (BTF id {btf_id}): kfuncs are kernel functions, and the verifier rejects programs that call them"
+                        "a kfunc call (BTF id {btf_id}: a kernel function; the verifier rejects such calls)"
                     ),
                 });
             }

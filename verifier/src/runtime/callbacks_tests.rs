@@ -105,18 +105,34 @@ fn both(
     prog: &[Insn],
     input: &RunInput,
 ) -> Result<u64, Trap> {
+    both_programs(maps, setup, &[prog], input)
+}
+
+/// [`both`] for program 0 of `progs`, the others being tail-call targets (by index).
+fn both_programs(
+    maps: &[MapInfo],
+    setup: impl Fn(&mut Runtime),
+    progs: &[&[Insn]],
+    input: &RunInput,
+) -> Result<u64, Trap> {
     let make = || {
         let mut rt = Runtime::new(maps, RuntimeConfig::default()).expect("runtime");
         setup(&mut rt);
         rt
     };
     let (mut rt_i, mut rt_j) = (make(), make());
-    let interp = run(&mut rt_i, &[prog], 0, input, Config::default());
-    let image = crate::jit::compile(prog, maps, Some(input.program_type)).expect("compiles");
-    let loaded = Loaded::new(&image).expect("loads");
+    let interp = run(&mut rt_i, progs, 0, input, Config::default());
+    let loaded: Vec<Loaded> = progs
+        .iter()
+        .map(|p| {
+            let image = crate::jit::compile(p, maps, Some(input.program_type)).expect("compiles");
+            Loaded::new(&image).expect("loads")
+        })
+        .collect();
+    let natives: Vec<Option<&Loaded>> = loaded.iter().map(Some).collect();
     // SAFETY: the test programs touch only their stack, their context argument, map values
     // handed to them and the packet within bounds.
-    let jit = unsafe { native::run(&mut rt_j, &[Some(&loaded)], 0, input) };
+    let jit = unsafe { native::run(&mut rt_j, &natives, 0, input) };
     let (i, j) = (effects(interp, &mut rt_i), effects(jit, &mut rt_j));
     assert_eq!(i, j, "interpreter (left) and JIT (right) differ");
     i.0.map(|(r0, _)| r0)
@@ -464,4 +480,46 @@ fn callback_images_are_deterministic_and_position_independent() {
         let out = unsafe { native::run(&mut rt, &[Some(l)], 0, &kprobe()) };
         assert_eq!(out.map(|o| o.r0), Ok(6 << 32 | 6));
     }
+}
+
+/// A tail call inside a callback ends the program, callback and helper included, and runs the
+/// target (the loop does not go on), in both engines.
+#[test]
+fn a_tail_call_inside_a_callback_ends_the_program() {
+    let maps = [map(types::PROG_ARRAY, 4, 4, 1), map(types::ARRAY, 4, 8, 1)];
+    let setup = |rt: &mut Runtime| {
+        rt.maps[0]
+            .update(&0u32.to_le_bytes(), &1u32.to_le_bytes(), 0)
+            .expect("set");
+    };
+    let main = program(&[
+        "stxdw [%r10-8], %r1
+         mov %r1, 5
+         lddw %r2, func(1)
+         mov %r3, %r10
+         add %r3, -8
+         mov %r4, 0
+         call 181
+         mov %r0, 7
+         exit",
+        // Counts its calls in map 1's value, then tail-calls program 1 with the context.
+        "mov %r6, %r2
+         stw [%r10-4], 0
+         lddw %r1, map_idx(1)
+         mov %r2, %r10
+         add %r2, -4
+         call 1
+         jeq %r0, 0, +2
+         mov %r1, 1
+         lock add [%r0+0], %r1
+         ldxdw %r1, [%r6]
+         lddw %r2, map_idx(0)
+         mov %r3, 0
+         call 12
+         mov %r0, 0
+         exit",
+    ]);
+    let target = assemble("mov %r0, 42\nexit").expect("assembles");
+    let r = both_programs(&maps, setup, &[&main, &target], &kprobe());
+    assert_eq!(r, Ok(42));
 }

@@ -406,7 +406,7 @@ impl<'p> Compiler<'p> {
                 return Err(JitError::Unsupported {
                     pc,
                     what: format!(
-                        "kfunc call (BTF id {btf_id}): kfuncs are kernel functions, and the verifier rejects programs that call them"
+                        "a kfunc call (BTF id {btf_id}: a kernel function; the verifier rejects such calls)"
                     ),
                 });
             }
