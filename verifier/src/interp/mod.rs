@@ -134,13 +134,22 @@ pub trait Helpers {
     }
 
     /// A legacy packet load (`ld_abs`/`ld_ind`) of `size` bytes at `offset` from the packet's
-    /// `data`, big-endian: `Some(Some(v))`, `Some(None)` when out of bounds (the program then
-    /// ends with r0 = 0, as in Linux), or `None` when these helpers have no packet of their own:
-    /// the interpreter then reads the region set with [`Vm::set_packet`] (the conformance
-    /// suite's memory).
-    fn legacy_load(&mut self, _offset: i64, _size: usize) -> Option<Option<u64>> {
-        None
+    /// `data`. The default has no packet of its own: the interpreter reads the region set with
+    /// [`Vm::set_packet`] (the conformance suite's memory).
+    fn legacy_load(&mut self, _offset: i64, _size: usize) -> LegacyLoad {
+        LegacyLoad::FromRegion
     }
+}
+
+/// What [`Helpers::legacy_load`] answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegacyLoad {
+    /// The bytes, big-endian.
+    Value(u64),
+    /// Outside the packet: the program ends with r0 = 0, as in Linux.
+    OutOfBounds,
+    /// Read the region set with [`Vm::set_packet`], from its first byte.
+    FromRegion,
 }
 
 /// No helpers at all.
@@ -444,13 +453,14 @@ impl<H: Helpers> Vm<H> {
         };
         let offset = base + i64::from(imm);
         let n = size.bytes();
-        if let Some(v) = self.helpers.legacy_load(offset, n) {
+        match self.helpers.legacy_load(offset, n) {
+            LegacyLoad::Value(v) => {
+                regs[0] = v;
+                return Ok(Flow::Next);
+            }
             // Linux semantics: an out-of-bounds legacy load ends the program with r0 = 0.
-            let Some(v) = v else {
-                return Ok(Flow::Exit(0));
-            };
-            regs[0] = v;
-            return Ok(Flow::Next);
+            LegacyLoad::OutOfBounds => return Ok(Flow::Exit(0)),
+            LegacyLoad::FromRegion => {}
         }
         let Some(packet) = self.packet else {
             return Err(Trap::Unsupported {

@@ -10,8 +10,8 @@
 use super::context::RunInput;
 use super::{AddressSpace, Run, Runtime};
 use crate::interp::{
-    Config, Fault, HelperError, HelperReturn, Helpers, Memory, RegionId, RegionKind, SharedBytes,
-    Trap, Vm,
+    Config, Fault, HelperError, HelperReturn, Helpers, LegacyLoad, Memory, RegionId, RegionKind,
+    SharedBytes, Trap, Vm,
 };
 use crate::isa::{Imm64Kind, Insn};
 use std::collections::HashMap;
@@ -161,9 +161,14 @@ impl Helpers for VmHelpers<'_> {
     }
 
     /// Legacy packet loads read the run's packet from `data` (see `Packet::legacy_load`).
-    fn legacy_load(&mut self, offset: i64, size: usize) -> Option<Option<u64>> {
-        let packet = self.run.as_ref()?.packet.as_ref()?;
-        Some(packet.legacy_load(offset, size))
+    fn legacy_load(&mut self, offset: i64, size: usize) -> LegacyLoad {
+        let packet = self.run.as_ref().and_then(|r| r.packet.as_ref());
+        match packet.map(|p| p.legacy_load(offset, size)) {
+            Some(Some(v)) => LegacyLoad::Value(v),
+            Some(None) => LegacyLoad::OutOfBounds,
+            // No packet (a program type without one): the interpreter has no region either.
+            None => LegacyLoad::FromRegion,
+        }
     }
 
     /// Context pointer fields (see `Run::ctx_load`), and, for programs with BTF-typed
