@@ -7,7 +7,7 @@
 //! What is timed: [`vouch_verifier::jit::compile`] only (instructions → [`Image`], which includes
 //! the code and its header), not loading the ELF, decoding or verifying. Each class is compiled
 //! over and over until `--min-time` has passed and the rate is instructions compiled / time.
-//! Programs the JIT does not support (kfunc calls, callbacks) are left out and counted. The
+//! Programs the JIT does not support (kfunc calls, BTF variables) are left out and counted. The
 //! table also shows the code size: bytes of x86 per BPF instruction (`B/insn`).
 //!
 //! [`Image`]: vouch_verifier::jit::Image

@@ -140,3 +140,31 @@ fn unverified_programs_and_bad_inputs_are_refused() {
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("pcap"), "{text}");
 }
+
+/// A program with a `bpf_loop` callback runs in both engines, alike: the callback runs 64
+/// times (the interpreter counts its instructions) and r0 is the same.
+#[test]
+fn callback_programs_run_in_both_engines() {
+    let udp = temp("udp.bin", &packet(17));
+    let mut r0 = vec![];
+    for engine in ["--interpret", "--jit"] {
+        let (code, json, text) = vouch(&[
+            "run",
+            &corpus("bpf_loop_cb.bpf.o"),
+            "--section",
+            "tc",
+            "--input",
+            udp.to_str().expect("utf-8 path"),
+            engine,
+            "--json",
+        ]);
+        assert_eq!(code, Some(0), "{text}");
+        assert_eq!(json["runs"][0]["action"], "TC_ACT_OK", "{text}");
+        if engine == "--interpret" {
+            let steps = json["runs"][0]["instructions"].as_u64().unwrap_or(0);
+            assert!(steps > 64 * 8, "the callback did not run 64 times: {text}");
+        }
+        r0.push(json["runs"][0]["r0"].clone());
+    }
+    assert_eq!(r0[0], r0[1]);
+}

@@ -22,8 +22,8 @@ pub enum Jitted {
 
 /// Compiles an accepted program for `target`.
 ///
-/// **Decision**: a program the JIT cannot compile (a `bpf_loop` callback, a kfunc, a BTF
-/// variable: `JitError::Unsupported`) keeps its verdict. The verdict is about the program's
+/// **Decision**: a program the JIT cannot compile (a BTF variable, a kfunc, which the verifier
+/// rejects anyway: `JitError::Unsupported`) keeps its verdict. The verdict is about the program's
 /// safety, which the verifier proved; the image is an extra that some hosts use. So it is
 /// `Unavailable(reason)`: the statement gets no image subject, the response says why, and the
 /// thin driver refuses the bundle ("vouches for no JIT image"). Failing the request instead
@@ -87,11 +87,16 @@ mod tests {
             "xdp_drop_icmp.bpf.o",
             "globals.bpf.o",
             "xdp_proto_count.bpf.o",
+            // Callbacks: lddw src=4 is RIP-relative to a thunk, no address in the bytes.
+            "bpf_loop_cb.bpf.o",
+            "for_each_flows.bpf.o",
         ] {
             let a = corpus(name);
             let b = corpus(name);
-            let ia = jit_image(&a, &a.programs[0], X86).expect("target");
-            let ib = jit_image(&b, &b.programs[0], X86).expect("target");
+            let entry = |o: &Object| o.programs.iter().position(|p| p.section != ".text");
+            let (ea, eb) = (entry(&a).expect("entry"), entry(&b).expect("entry"));
+            let ia = jit_image(&a, &a.programs[ea], X86).expect("target");
+            let ib = jit_image(&b, &b.programs[eb], X86).expect("target");
             assert!(
                 matches!(&ia, Jitted::Image(bytes) if !bytes.is_empty()),
                 "{name}: {ia:?}"
@@ -101,17 +106,17 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_programs_get_a_reason_not_an_error() {
+    fn subprograms_get_a_reason_not_an_error() {
         let object = corpus("bpf_loop_cb.bpf.o");
-        let entry = object
+        let sub = object
             .programs
             .iter()
-            .find(|p| p.section != ".text")
-            .expect("entry program");
-        match jit_image(&object, entry, X86).expect("target") {
-            Jitted::Unavailable(why) => assert!(why.contains("JIT"), "{why}"),
-            Jitted::Image(_) => panic!("bpf_loop callbacks are not supported by the JIT"),
+            .find(|p| is_subprogram(&object, p))
+            .expect("the callback is a .text subprogram");
+        match jit_image(&object, sub, X86).expect("target") {
+            Jitted::Unavailable(why) => assert!(why.contains("subprogram"), "{why}"),
+            Jitted::Image(_) => panic!("a subprogram is not an entry point"),
         }
-        assert!(jit_image(&object, entry, "arm64").is_err());
+        assert!(jit_image(&object, sub, "arm64").is_err());
     }
 }

@@ -299,8 +299,9 @@ use vouch_verifier::runtime::{Rng, RunInput, Runtime, RuntimeConfig, native, vm}
 /// Inputs per program (override with `VOUCH_JIT_DIFF_RUNS`).
 const RUNS: usize = 8;
 const MAX_STEPS: u64 = 200_000;
-/// Corpus programs that must be compared (measured; lower only with a reason).
-const MIN_CORPUS_COMPARED: usize = 40;
+/// Corpus programs that must be compared (measured; lower only with a reason). 47: every
+/// accepted entry program, `bpf_loop` and `bpf_for_each_map_elem` callbacks included.
+const MIN_CORPUS_COMPARED: usize = 47;
 
 #[derive(Default)]
 struct Summary {
@@ -572,6 +573,15 @@ fn accepted_programs_agree_in_interpreter_and_jit() {
         "{} program(s) differ:\n{}",
         sum.differences.len(),
         sum.differences.join("\n")
+    );
+    let uncompiled: Vec<&String> = sum
+        .skipped
+        .keys()
+        .filter(|w| w.starts_with("JIT"))
+        .collect();
+    assert!(
+        uncompiled.is_empty(),
+        "accepted programs the JIT cannot compile: {uncompiled:?}"
     );
     assert!(
         corpus >= MIN_CORPUS_COMPARED,

@@ -36,6 +36,9 @@ pub enum RegionKind {
     Context,
     /// Packet data (from `data_meta` to `data_end`).
     Packet,
+    /// The program's code: function addresses (`lddw src=4`) point here, and every load or
+    /// store faults (the region is empty), so a code address is only good for callbacks.
+    Code,
 }
 
 impl fmt::Display for RegionKind {
@@ -47,6 +50,7 @@ impl fmt::Display for RegionKind {
             RegionKind::HelperBuffer { helper } => write!(f, "buffer from helper {helper}"),
             RegionKind::Context => write!(f, "context"),
             RegionKind::Packet => write!(f, "packet"),
+            RegionKind::Code => write!(f, "program code"),
         }
     }
 }

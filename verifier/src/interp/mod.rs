@@ -11,10 +11,13 @@
 //! the operand width; 32-bit operations zero-extend their result; r6-r9 and r10 are preserved across
 //! local calls, each frame has its own 512-byte stack, at most [`Config::max_frames`] frames;
 //! `callx` calls the helper whose id is in the register (the bpf_conformance convention); legacy
-//! packet loads read big-endian from the region set with [`Vm::set_packet`] and, like Linux, end
-//! the program with r0 = 0 when out of bounds.
+//! packet loads read big-endian from the packet ([`Helpers::legacy_load`], by default the region
+//! set with [`Vm::set_packet`]) and, like Linux, end the program with r0 = 0 when out of bounds;
+//! `lddw src=4` yields a code address (in an empty [`RegionKind::Code`] region, so it cannot be
+//! read or written), which a helper may call back ([`HelperReturn::Callback`]) like a local call.
 
 pub mod alu;
+mod calls;
 mod memory;
 
 pub use memory::{Fault, FaultReason, MAX_REGION_BYTES, Memory, RegionId, RegionKind, SharedBytes};
@@ -55,6 +58,14 @@ pub enum HelperReturn {
     /// [`Exit::tail_call`]; running the target is the caller's business, because the interpreter
     /// knows one program only.
     TailCall(u64),
+    /// The helper calls back into the program (`bpf_loop`, `bpf_for_each_map_elem`): the engine
+    /// runs the function at code address `func` (what `lddw src=4` yielded) with r1-r5 = `args`
+    /// in a new frame, counted like a local call, then hands the function's r0 to
+    /// [`Helpers::resume`], which answers like a helper call again (another callback, or the
+    /// helper's result). Why a request rather than a callback capability: the engine runs the
+    /// function the way it runs its own calls (frames, budget, traps), and the helper keeps no
+    /// borrow of the engine while the program runs (the program calls helpers too).
+    Callback { func: u64, args: [u64; 5] },
 }
 
 /// Why a helper could not complete.
@@ -112,6 +123,33 @@ pub trait Helpers {
     fn load_override(&mut self, _addr: u64, _size: usize) -> Option<u64> {
         None
     }
+
+    /// The callback a helper asked for ([`HelperReturn::Callback`]) returned `r0`: what next.
+    /// Callbacks nest (a callback may call `bpf_loop` again); `resume` always continues the
+    /// innermost helper. The default has no callback helpers.
+    fn resume(&mut self, _r0: u64, _mem: &mut Memory) -> Result<HelperReturn, HelperError> {
+        Err(HelperError::Failed(
+            "a callback returned, but no helper is waiting for it".into(),
+        ))
+    }
+
+    /// A legacy packet load (`ld_abs`/`ld_ind`) of `size` bytes at `offset` from the packet's
+    /// `data`. The default has no packet of its own: the interpreter reads the region set with
+    /// [`Vm::set_packet`] (the conformance suite's memory).
+    fn legacy_load(&mut self, _offset: i64, _size: usize) -> LegacyLoad {
+        LegacyLoad::FromRegion
+    }
+}
+
+/// What [`Helpers::legacy_load`] answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegacyLoad {
+    /// The bytes, big-endian.
+    Value(u64),
+    /// Outside the packet: the program ends with r0 = 0, as in Linux.
+    OutOfBounds,
+    /// Read the region set with [`Vm::set_packet`], from its first byte.
+    FromRegion,
 }
 
 /// No helpers at all.
@@ -155,11 +193,21 @@ pub struct Exit {
     pub tail_call: Option<u64>,
 }
 
-/// The caller's state saved by a local call.
-struct Frame {
-    return_pc: usize,
-    saved: [u64; 4],
-    saved_fp: u64,
+/// The caller's state saved by a call.
+enum Frame {
+    /// A local call: r6-r9 and r10 come back on `exit`.
+    Local {
+        return_pc: usize,
+        saved: [u64; 4],
+        saved_fp: u64,
+    },
+    /// A callback run by the helper `id` called at `call_pc`: on `exit` the helper resumes, and
+    /// when it returns, every register comes back (r0 then holds its result).
+    Callback {
+        call_pc: usize,
+        id: i64,
+        saved: [u64; 11],
+    },
 }
 
 /// A virtual machine: memory, helpers and limits. Runs one program at a time.
@@ -169,6 +217,8 @@ pub struct Vm<H> {
     config: Config,
     stacks: Vec<RegionId>,
     packet: Option<RegionId>,
+    /// The empty region code addresses point into (made on the first `lddw src=4`).
+    code: Option<RegionId>,
 }
 
 impl<H: Helpers> Vm<H> {
@@ -179,6 +229,7 @@ impl<H: Helpers> Vm<H> {
             config,
             stacks: Vec::new(),
             packet: None,
+            code: None,
         }
     }
 
@@ -332,6 +383,7 @@ impl<H: Helpers> Vm<H> {
             } => {
                 regs[dst.index()] = match kind {
                     Imm64Kind::Value => (u64::from(next_imm as u32) << 32) | u64::from(imm as u32),
+                    Imm64Kind::Func => self.code_address(prog, pc)?,
                     _ => self
                         .helpers
                         .load_imm64(kind, imm, next_imm, &mut self.mem)
@@ -361,67 +413,30 @@ impl<H: Helpers> Vm<H> {
                     return jump(prog, pc, i64::from(off));
                 }
             }
-            Insn::Call(CallTarget::Helper(id)) => return self.call_helper(pc, i64::from(id), regs),
-            Insn::CallX { reg } => return self.call_helper(pc, regs[reg.index()] as i64, regs),
+            Insn::Call(CallTarget::Helper(id)) => {
+                return self.call_helper(prog, pc, i64::from(id), regs, frames);
+            }
+            Insn::CallX { reg } => {
+                let id = regs[reg.index()] as i64;
+                return self.call_helper(prog, pc, id, regs, frames);
+            }
             Insn::Call(CallTarget::Local(rel)) => {
                 let Flow::Goto(target) = jump(prog, pc, i64::from(rel))? else {
                     unreachable!("jump() only returns Goto")
                 };
-                if frames.len() + 1 >= self.config.max_frames {
-                    return Err(Trap::CallDepth {
-                        pc,
-                        max: self.config.max_frames,
-                    });
-                }
-                let mut saved = [0u64; 4];
-                saved.copy_from_slice(&regs[6..10]);
-                frames.push(Frame {
-                    return_pc: pc + 1,
-                    saved,
-                    saved_fp: regs[10],
-                });
-                regs[10] = self
-                    .enter_frame(frames.len())
-                    .map_err(|what| Trap::Unsupported { pc, what })?;
-                return Ok(Flow::Goto(target));
+                return self.call_local(pc, target, regs, frames);
             }
             Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
                 return Err(Trap::Unsupported {
                     pc,
-                    what: format!("kfunc call (BTF id {btf_id})"),
+                    what: format!(
+                        "a kfunc call (BTF id {btf_id}: a kernel function; the verifier rejects such calls)"
+                    ),
                 });
             }
-            Insn::Exit => {
-                let Some(frame) = frames.pop() else {
-                    return Ok(Flow::Exit(regs[0]));
-                };
-                self.mem.set_live(self.stacks[frames.len() + 1], false);
-                regs[6..10].copy_from_slice(&frame.saved);
-                regs[10] = frame.saved_fp;
-                return Ok(Flow::Goto(frame.return_pc));
-            }
+            Insn::Exit => return self.exit(prog, regs, frames),
         }
         Ok(Flow::Next)
-    }
-
-    fn call_helper(&mut self, pc: usize, id: i64, regs: &mut [u64; 11]) -> Result<Flow, Trap> {
-        let Ok(id32) = i32::try_from(id) else {
-            return Err(Trap::Helper {
-                pc,
-                id,
-                error: HelperError::Unknown,
-            });
-        };
-        let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-        match self.helpers.call(id32, args, &mut self.mem) {
-            Ok(HelperReturn::Value(v)) => {
-                regs[0] = v;
-                Ok(Flow::Next)
-            }
-            Ok(HelperReturn::Exit(v)) => Ok(Flow::Exit(v)),
-            Ok(HelperReturn::TailCall(target)) => Ok(Flow::TailCall(target)),
-            Err(error) => Err(Trap::Helper { pc, id, error }),
-        }
     }
 
     fn load_packet(
@@ -432,18 +447,27 @@ impl<H: Helpers> Vm<H> {
         mode: PacketMode,
         imm: i32,
     ) -> Result<Flow, Trap> {
-        let Some(packet) = self.packet else {
-            return Err(Trap::Unsupported {
-                pc,
-                what: "legacy packet load without a packet".into(),
-            });
-        };
         let base = match mode {
             PacketMode::Abs => 0i64,
             PacketMode::Ind(r) => regs[r.index()] as u32 as i32 as i64,
         };
         let offset = base + i64::from(imm);
         let n = size.bytes();
+        match self.helpers.legacy_load(offset, n) {
+            LegacyLoad::Value(v) => {
+                regs[0] = v;
+                return Ok(Flow::Next);
+            }
+            // Linux semantics: an out-of-bounds legacy load ends the program with r0 = 0.
+            LegacyLoad::OutOfBounds => return Ok(Flow::Exit(0)),
+            LegacyLoad::FromRegion => {}
+        }
+        let Some(packet) = self.packet else {
+            return Err(Trap::Unsupported {
+                pc,
+                what: "legacy packet load without a packet".into(),
+            });
+        };
         let bytes = self.mem.bytes(packet);
         let Some(slice) = usize::try_from(offset)
             .ok()

@@ -6,14 +6,26 @@
 //! r1-r5 in the argument registers and `env` in r9. The trampolines here turn that into a call of
 //! [`Host::call`] on the host object `env.host` points to; a host may also put its own native
 //! functions into the table. After the call the code checks `env.status`: anything but
-//! [`STATUS_RUNNING`] ends the program at once (the stack is unwound to the entry's frame through
-//! `env.exit_rsp`).
+//! [`STATUS_RUNNING`] ends the program at once (the stack is unwound through `env.exit_rsp` to
+//! the entry, or to the callback thunk running: see "Callbacks").
 //!
 //! **Tail calls** go through the runtime like any helper: `bpf_tail_call` returns
 //! [`HelperReturn::TailCall`], the trampoline sets [`STATUS_TAIL_CALL`] with the target in
 //! `env.value`, the program ends, and the caller of [`execute`] ([`crate::runtime::native::run`])
 //! runs the target image on the same context. So tail calls need no code patching and cannot grow
 //! the native stack.
+//!
+//! **Callbacks** (`bpf_loop`, `bpf_for_each_map_elem`): `lddw src=4` yields the address of the
+//! function's entry thunk (RIP-relative, so the image stays position-independent). A host
+//! answers such a helper with [`HelperReturn::Callback`]; the trampoline checks that the address
+//! is one of the image's thunks, calls it (an `extern "sysv64"` function: r1-r5, then `env`) with
+//! `env.frame` = r10 of the frame that called the helper, and hands its r0 to [`Host::resume`],
+//! until the host returns a value. The thunk sets up a new BPF frame below that one (the frame
+//! limit applies, as for local calls) and points `env.exit_rsp` at itself while it runs, so a
+//! helper error, exit or tail call inside the callback unwinds to the thunk, never across the
+//! Rust frames of the trampoline; the trampoline then sees the status and returns at once, and
+//! the helper stub unwinds the rest. No borrow of the host is held while the callback runs (it
+//! calls helpers itself).
 
 use super::load::Loaded;
 use crate::interp::{HelperError, HelperReturn, Trap};
@@ -65,7 +77,8 @@ pub const MAX_FRAMES: usize = 8;
 /// | 128 | `value` | exit value or tail-call target |
 /// | 136 | `pc` | pc of the current helper call or trap |
 /// | 144 | `helper_id` | id of the current helper call |
-/// | 152 | `exit_rsp` | native stack pointer to unwind to when the program ends early |
+/// | 152 | `exit_rsp` | native stack pointer to unwind to when the program ends early (`ret` from there leaves the outermost BPF function of the entry or of a callback thunk) |
+/// | 160 | `frame` | r10 of the frame of the current helper call (images with callbacks only) |
 #[repr(C)]
 pub struct Env {
     pub helpers: *const HelperFn,
@@ -85,6 +98,7 @@ pub struct Env {
     pub pc: Cell<u64>,
     pub helper_id: Cell<u64>,
     pub exit_rsp: Cell<u64>,
+    pub frame: Cell<u64>,
 }
 
 pub(crate) const OFF_HELPERS: i32 = 0;
@@ -102,6 +116,7 @@ pub(crate) const OFF_STATUS: i32 = 120;
 pub(crate) const OFF_PC: i32 = 136;
 pub(crate) const OFF_HELPER_ID: i32 = 144;
 pub(crate) const OFF_EXIT_RSP: i32 = 152;
+pub(crate) const OFF_FRAME: i32 = 160;
 
 const _: () = {
     use std::mem::offset_of;
@@ -122,12 +137,22 @@ const _: () = {
     assert!(offset_of!(Env, pc) == OFF_PC as usize);
     assert!(offset_of!(Env, helper_id) == OFF_HELPER_ID as usize);
     assert!(offset_of!(Env, exit_rsp) == OFF_EXIT_RSP as usize);
+    assert!(offset_of!(Env, frame) == OFF_FRAME as usize);
 };
 
 /// The outside world of a JIT-compiled program: what its helpers do.
 pub trait Host {
     /// Calls helper `id` (as `i64`: `callx` may pass any register value) with r1-r5.
     fn call(&mut self, id: i64, args: [u64; 5]) -> Result<HelperReturn, HelperError>;
+
+    /// The callback a helper asked for ([`HelperReturn::Callback`]) returned `r0`: what next
+    /// (the innermost helper continues; see [`crate::interp::Helpers::resume`]). The default has
+    /// no callback helpers.
+    fn resume(&mut self, _r0: u64) -> Result<HelperReturn, HelperError> {
+        Err(HelperError::Failed(
+            "a callback returned, but no helper is waiting for it".into(),
+        ))
+    }
 
     /// Called after every helper: the host refreshes the values of the context pointer fields
     /// (a helper may have moved the packet), by slot of the image's `ctx_fields`.
@@ -150,16 +175,20 @@ pub trait Host {
 struct HostCell<'h> {
     host: &'h mut dyn Host,
     ctx_values: &'h [Cell<u64>],
+    /// Host addresses of the image's callback thunks.
+    thunks: &'h [u64],
     error: Option<HelperError>,
 }
 
 /// Recovers the host from `env`.
 ///
 /// # Safety
-/// `env` must be the `Env` [`execute`] built, during that call.
+/// `env` must be the `Env` [`execute`] built, during that call, and no other reference from
+/// `host_of` may be used after this one is made.
 unsafe fn host_of<'a>(env: *const Env) -> (&'a Env, &'a mut HostCell<'a>) {
     // SAFETY: `execute` passes a valid `Env` whose `host` points to a `HostCell` that lives for
-    // the whole run; the code calls one trampoline at a time, so the `&mut` is unique.
+    // the whole run; trampolines nest only through callbacks, and `call_trampoline` makes a new
+    // reference after each callback instead of keeping one across it, so the `&mut` is unique.
     unsafe {
         let env = &*env;
         (env, &mut *(env.host as *mut HostCell<'a>))
@@ -167,46 +196,83 @@ unsafe fn host_of<'a>(env: *const Env) -> (&'a Env, &'a mut HostCell<'a>) {
 }
 
 /// The trampoline of every helper slot and of `callx`: calls [`Host::call`] for
-/// `env.helper_id`.
+/// `env.helper_id`, running the callbacks it asks for.
 unsafe extern "sysv64" fn call_trampoline(
     a1: u64,
     a2: u64,
     a3: u64,
     a4: u64,
     a5: u64,
-    env: *const Env,
+    env_ptr: *const Env,
 ) -> u64 {
     // SAFETY: only the code of a run of `execute` calls this, with that run's env.
-    let (env, cell) = unsafe { host_of(env) };
+    let (env, cell) = unsafe { host_of(env_ptr) };
     let id = env.helper_id.get() as i64;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        cell.host.call(id, [a1, a2, a3, a4, a5])
-    }));
+    let mut result = guarded(|| cell.host.call(id, [a1, a2, a3, a4, a5]));
+    // The helper call's own pc, id and frame, which the callbacks' helper calls overwrite.
+    let (pc, frame) = (env.pc.get(), env.frame.get());
+    while let Ok(HelperReturn::Callback { func, args }) = result {
+        // SAFETY: as above; `cell` is not used again before `host_of` makes a new reference.
+        let (env, cell) = unsafe { host_of(env_ptr) };
+        if !cell.thunks.contains(&func) {
+            result = Err(HelperError::Failed(format!(
+                "the callback {func:#x} is not the address of a function"
+            )));
+            break;
+        }
+        env.frame.set(frame);
+        // SAFETY: `func` is one of the image's callback thunks (checked just above), which take
+        // r1-r5 and env and return r0; the image is trusted like the entry (see `execute`).
+        let r0 = unsafe {
+            let thunk: HelperFn = std::mem::transmute(func as usize);
+            thunk(args[0], args[1], args[2], args[3], args[4], env_ptr)
+        };
+        // SAFETY: as above, after the callback (whose helper calls made their own references).
+        let (env, cell) = unsafe { host_of(env_ptr) };
+        if env.status.get() != STATUS_RUNNING {
+            // The callback ended the program (exit, tail call, error, frame limit): unwind.
+            return 0;
+        }
+        env.pc.set(pc);
+        env.helper_id.set(id as u64);
+        result = guarded(|| cell.host.resume(r0));
+    }
+    // SAFETY: as above.
+    let (env, cell) = unsafe { host_of(env_ptr) };
     let r0 = match result {
-        Ok(Ok(HelperReturn::Value(v))) => v,
-        Ok(Ok(HelperReturn::Exit(v))) => {
+        // Not reached: the loop above runs every callback asked for.
+        Ok(HelperReturn::Callback { .. }) => {
+            cell.error = Some(HelperError::Failed("a callback was left unrun".into()));
+            env.status.set(STATUS_HELPER_ERROR);
+            0
+        }
+        Ok(HelperReturn::Value(v)) => v,
+        Ok(HelperReturn::Exit(v)) => {
             env.status.set(STATUS_EXIT);
             env.value.set(v);
             v
         }
-        Ok(Ok(HelperReturn::TailCall(t))) => {
+        Ok(HelperReturn::TailCall(t)) => {
             env.status.set(STATUS_TAIL_CALL);
             env.value.set(t);
             0
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             cell.error = Some(e);
-            env.status.set(STATUS_HELPER_ERROR);
-            0
-        }
-        Err(_) => {
-            cell.error = Some(HelperError::Failed("the helper panicked".into()));
             env.status.set(STATUS_HELPER_ERROR);
             0
         }
     };
     cell.host.refresh_ctx(cell.ctx_values);
     r0
+}
+
+/// Runs a host call, turning a panic into a helper error (it must not unwind into native code).
+fn guarded(
+    f: impl FnOnce() -> Result<HelperReturn, HelperError>,
+) -> Result<HelperReturn, HelperError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(HelperError::Failed("the helper panicked".into())))
 }
 
 unsafe extern "sysv64" fn probe_trampoline(addr: u64, size: u64, env: *const Env) -> u64 {
@@ -284,6 +350,7 @@ pub unsafe fn execute(
     let mut cell = HostCell {
         host,
         ctx_values,
+        thunks: loaded.thunks(),
         error: None,
     };
     cell.host.refresh_ctx(ctx_values);
@@ -305,6 +372,7 @@ pub unsafe fn execute(
         pc: Cell::new(0),
         helper_id: Cell::new(0),
         exit_rsp: Cell::new(0),
+        frame: Cell::new(frame_top),
     };
     // SAFETY: the caller vouches for the image and its memory (see above); `env` and everything
     // it points to (`helpers`, `bindings`, `ctx_values`, `cell`) outlive the call.

@@ -9,18 +9,20 @@
 //! u32 n + n × i32                                            helper ids, by slot
 //! u32 n + n × (u32 index, u32 type, u32 key_size, u32 value_size, u32 max_entries,
 //!              u8 flags (bit 0: lddw of a value of this map), u8 len + name (UTF-8))
+//! u32 n + n × u32                                            callback entry thunks (code offsets)
 //! u32 len + code
 //! ```
 //!
 //! [`Image::from_bytes`] is strict: wrong magic, unknown version, a count or length past the
-//! limits, a name that is not UTF-8, an entry outside the code, unknown flag bits or trailing bytes
+//! limits, a name that is not UTF-8, an entry or thunk outside the code, unknown flag bits or trailing bytes
 //! are each an [`ImageError`]; nothing panics and nothing allocates more than the input's size
 //! allows. `from_bytes(to_bytes(i)) == i` and `to_bytes(from_bytes(b)) == b` for every valid `b`.
 
 use thiserror::Error;
 
 /// The format this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version 2 added the callback thunks (`bpf_loop` & co.).
+pub const FORMAT_VERSION: u16 = 2;
 /// The only target so far: x86-64, System V calling convention.
 pub const TARGET_X86_64_SYSV: &str = "x86_64-sysv";
 const MAGIC: &[u8; 4] = b"VJIT";
@@ -75,6 +77,10 @@ pub struct Image {
     pub helpers: Vec<i32>,
     /// Maps, by slot of `Env::maps` / `Env::map_values`.
     pub map_slots: Vec<MapSlot>,
+    /// Offsets in `code` of the entry thunks of the functions `lddw src=4` refers to, one per
+    /// function, in the order of their first `lddw`: a host calls back only these (see
+    /// [`crate::jit::exec`]), so a helper handed any other number cannot make it jump there.
+    pub callbacks: Vec<u32>,
     pub code: Vec<u8>,
 }
 
@@ -97,6 +103,8 @@ pub enum ImageError {
     Utf8(&'static str),
     #[error("entry offset {entry} is outside the {len}-byte code")]
     Entry { entry: u32, len: usize },
+    #[error("callback thunk offset {offset} is outside the {len}-byte code")]
+    Callback { offset: u32, len: usize },
     #[error("map slot {0}: unknown flag bits")]
     Flags(usize),
     #[error("{0} trailing bytes after the image")]
@@ -132,6 +140,10 @@ impl Image {
             }
             out.push(u8::from(m.value_ref));
             put_str(&mut out, &m.name, "map name")?;
+        }
+        put_count(&mut out, self.callbacks.len(), MAX_SLOTS, "callbacks")?;
+        for c in &self.callbacks {
+            out.extend_from_slice(&c.to_le_bytes());
         }
         put_count(&mut out, self.code.len(), MAX_CODE, "code")?;
         out.extend_from_slice(&self.code);
@@ -191,11 +203,22 @@ impl Image {
                 name: r.str("map name")?,
             });
         }
+        let n = r.count(MAX_SLOTS, 4, "callbacks")?;
+        let mut callbacks = Vec::with_capacity(n);
+        for _ in 0..n {
+            callbacks.push(r.u32()?);
+        }
         let n = r.count(MAX_CODE, 1, "code")?;
         let code = r.take(n)?.to_vec();
         if entry_offset as usize >= code.len() {
             return Err(ImageError::Entry {
                 entry: entry_offset,
+                len: code.len(),
+            });
+        }
+        if let Some(&offset) = callbacks.iter().find(|&&c| c as usize >= code.len()) {
+            return Err(ImageError::Callback {
+                offset,
                 len: code.len(),
             });
         }
@@ -211,6 +234,7 @@ impl Image {
             ctx_fields,
             helpers,
             map_slots,
+            callbacks,
             code,
         })
     }
@@ -319,6 +343,7 @@ mod tests {
                 value_ref: false,
                 name: "counts".into(),
             }],
+            callbacks: vec![0],
             code: vec![0xc3],
         }
     }

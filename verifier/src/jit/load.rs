@@ -13,6 +13,8 @@ pub enum LoadError {
     Target(String),
     #[error("empty code")]
     Empty,
+    #[error("callback thunk offset {0} is outside the code")]
+    Thunk(u32),
     #[error("mapping executable memory: {0}")]
     Map(#[from] std::io::Error),
 }
@@ -23,6 +25,9 @@ type Entry = unsafe extern "sysv64" fn(*mut u8, *const Env) -> u64;
 pub struct Loaded {
     image: Image,
     code: memmap2::Mmap,
+    /// Host address of each callback entry thunk (`image.callbacks`): what `lddw src=4` yields
+    /// at run time, and the only addresses the helper trampoline calls back.
+    thunks: Vec<u64>,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -44,13 +49,36 @@ impl Loaded {
         if image.code.is_empty() || image.entry_offset as usize >= image.code.len() {
             return Err(LoadError::Empty);
         }
+        if let Some(&t) = image
+            .callbacks
+            .iter()
+            .find(|&&t| t as usize >= image.code.len())
+        {
+            return Err(LoadError::Thunk(t));
+        }
         let mut rw = memmap2::MmapMut::map_anon(image.code.len())?;
         rw.copy_from_slice(&image.code);
         let code = rw.make_exec()?;
+        let base = code.as_ptr() as u64;
         Ok(Loaded {
             image: image.clone(),
+            thunks: image
+                .callbacks
+                .iter()
+                .map(|&t| base + u64::from(t))
+                .collect(),
             code,
         })
+    }
+
+    /// Host addresses of the callback entry thunks (see [`Image::callbacks`]).
+    pub fn thunks(&self) -> &[u64] {
+        &self.thunks
+    }
+
+    /// Host address of the code's first byte (position independence tests).
+    pub fn code_address(&self) -> u64 {
+        self.code.as_ptr() as u64
     }
 
     pub fn image(&self) -> &Image {

@@ -136,6 +136,14 @@ impl Packet {
         self.buf.get(self.data + offset as usize, len as usize)
     }
 
+    /// A legacy packet load (`ld_abs`/`ld_ind`): `size` bytes at `offset` from `data`,
+    /// big-endian, or `None` out of bounds. Linux reads from `skb->data`, not from the metadata
+    /// in front of it, and the current packet (a helper may have moved it).
+    pub fn legacy_load(&self, offset: i64, size: usize) -> Option<u64> {
+        let bytes = self.read(u64::try_from(offset).ok()?, size as u64)?;
+        Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    }
+
     /// Writes `bytes` at `offset` from `data`; `false` if they do not fit in the packet.
     pub fn write(&self, offset: u64, bytes: &[u8]) -> bool {
         let Some(end) = offset.checked_add(bytes.len() as u64) else {
@@ -221,6 +229,10 @@ pub struct Run {
     pub(super) records: HashMap<u64, (usize, SharedBytes)>,
     /// Tail calls taken so far (Linux allows 33).
     pub tail_calls: u32,
+    /// Helpers running their callback, innermost last (see [`super::callbacks`]).
+    pub(super) callbacks: Vec<super::callbacks::CallbackLoop>,
+    /// `timer_set_callback`: timer address → callback (recorded; timers never fire here).
+    pub timer_callbacks: HashMap<u64, u64>,
 }
 
 /// What a run starts from.
@@ -328,6 +340,8 @@ impl Run {
             handle_of: HashMap::new(),
             records: HashMap::new(),
             tail_calls: 0,
+            callbacks: Vec::new(),
+            timer_callbacks: HashMap::new(),
         })
     }
 

@@ -53,7 +53,7 @@ impl Runtime {
     }
 
     /// The map argument `addr`: must be a handle of this run.
-    fn map_arg(&self, run: &Run, id: i32, addr: u64) -> Result<usize, HelperError> {
+    pub(super) fn map_arg(&self, run: &Run, id: i32, addr: u64) -> Result<usize, HelperError> {
         run.map_of(addr)
             .filter(|&m| m < self.maps.len())
             .ok_or_else(|| HelperError::Failed(format!("{}: {addr:#x} is not a map", name(id))))
@@ -189,9 +189,7 @@ impl Runtime {
                 space.check(a[0], 4, true)?;
                 value(0)
             }
-            181 => Err(HelperError::Unsupported(
-                "loop (its callback needs the interpreter)".into(),
-            )),
+            _ if super::callbacks::takes_callback(id) => self.callback_helper(run, id, a, space),
             9 | 10 | 11 | 18 | 19 | 26 | 28 | 38 | 39 | 43 | 44 | 50 | 54 | 65 | 68 => {
                 self.packet_helper(run, id, a, space)
             }
@@ -281,6 +279,8 @@ impl Runtime {
         match target {
             Some(t) if run.tail_calls < MAX_TAIL_CALLS => {
                 run.tail_calls += 1;
+                // The program ends here, callbacks in progress included.
+                run.callbacks.clear();
                 Ok(HelperReturn::TailCall(u64::from(t)))
             }
             // Linux: a failed tail call falls through to the next instruction.

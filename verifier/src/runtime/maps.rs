@@ -84,6 +84,15 @@ impl MapError {
     }
 }
 
+/// What an iteration over a map's elements visits (see [`Map::element_keys`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElementKeys {
+    /// Array indices `0..n`.
+    Indices(u32),
+    /// Hash keys.
+    Keys(Vec<Vec<u8>>),
+}
+
 /// A hash entry: its value and when it was last used (for LRU eviction).
 #[derive(Clone, Debug)]
 struct Entry {
@@ -374,6 +383,39 @@ impl Map {
                 .collect(),
             Storage::Hash { entries, .. } => entries.keys().cloned().collect(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The elements `bpf_for_each_map_elem` visits, in its order: every index of an array, or
+    /// the keys of a hash map as they are now, sorted (so every run and both engines agree;
+    /// Linux follows its buckets). `None` for the map types Linux has no such iteration for.
+    pub fn element_keys(&self) -> Option<ElementKeys> {
+        use types::*;
+        match (&self.storage, self.info.map_type) {
+            (Storage::Array(_), ARRAY | PERCPU_ARRAY) => {
+                Some(ElementKeys::Indices(self.info.max_entries))
+            }
+            (
+                Storage::Hash {
+                    entries,
+                    lpm: false,
+                    ..
+                },
+                HASH | PERCPU_HASH | LRU_HASH | LRU_PERCPU_HASH,
+            ) => {
+                let mut keys: Vec<Vec<u8>> = entries.keys().cloned().collect();
+                keys.sort_unstable();
+                Some(ElementKeys::Keys(keys))
+            }
+            _ => None,
+        }
+    }
+
+    /// The value of a hash entry, without marking it used (an iteration is not a use).
+    pub fn peek(&self, key: &[u8]) -> Option<SharedBytes> {
+        match &self.storage {
+            Storage::Hash { entries, .. } => entries.get(key).map(|e| e.value.clone()),
+            _ => None,
         }
     }
 

@@ -17,6 +17,7 @@
 //! is a [`HelperError::Fault`], an argument of the wrong kind a [`HelperError::Failed`], an
 //! unmodelled helper a [`HelperError::Unsupported`] naming it. Nothing here panics on a program.
 
+pub mod callbacks;
 pub mod context;
 pub mod helpers;
 pub mod maps;

@@ -80,11 +80,6 @@ impl HostSpace {
         }
         Ok((r, off as usize))
     }
-
-    /// The buffer handed out at exactly `addr` (legacy packet loads).
-    pub fn view_at(&self, addr: u64) -> Option<SharedBytes> {
-        self.regions.get(&addr).map(|r| r.buf.clone())
-    }
 }
 
 impl AddressSpace for HostSpace {
@@ -205,24 +200,16 @@ struct NativeHost<'r, 'p> {
     space: HostSpace,
     /// The ctx pointer fields of the image running.
     fields: &'p [CtxField],
-    /// What legacy packet loads read: the packet window (from `data_meta`) exposed when the run
-    /// started, as in the interpreter, which reads the region it registered then; once a helper
-    /// moved the packet that region is released and every legacy load is out of bounds (r0 = 0).
-    /// Linux reads the current packet from `data`; both engines differ from it alike.
-    legacy: Option<SharedBytes>,
 }
 
 impl Host for NativeHost<'_, '_> {
     fn call(&mut self, id: i64, args: [u64; 5]) -> Result<HelperReturn, HelperError> {
         let id = i32::try_from(id).map_err(|_| HelperError::Unknown)?;
-        let ret = self.rt.call(&mut self.run, id, args, &mut self.space);
-        if crate::platform::proto_for(id, self.run.program_type)
-            .is_some_and(|p| p.changes_packet_data)
-        {
-            // The runtime gave the packet a new address (see `legacy`).
-            self.legacy = None;
-        }
-        ret
+        self.rt.call(&mut self.run, id, args, &mut self.space)
+    }
+
+    fn resume(&mut self, r0: u64) -> Result<HelperReturn, HelperError> {
+        self.rt.resume(&mut self.run, r0, &mut self.space)
     }
 
     fn refresh_ctx(&mut self, values: &[Cell<u64>]) {
@@ -253,15 +240,10 @@ impl Host for NativeHost<'_, '_> {
         u64::from_le_bytes(buf)
     }
 
+    /// From `data` of the current packet, as the interpreter adapter reads it.
     fn legacy_load(&mut self, offset: i64, size: usize) -> Option<u64> {
-        legacy_read(self.legacy.as_ref()?, offset, size)
+        self.run.packet.as_ref()?.legacy_load(offset, size)
     }
-}
-
-/// Big-endian `size` bytes at `offset` of `buf`, or `None` out of bounds.
-pub(crate) fn legacy_read(buf: &SharedBytes, offset: i64, size: usize) -> Option<u64> {
-    let bytes = buf.get(usize::try_from(offset).ok()?, size)?;
-    Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
 }
 
 /// Binds an image's map slots to the runtime's maps (checking that each is the map the image
@@ -328,10 +310,6 @@ pub unsafe fn run(
     let setup = |what: String| Trap::Unsupported { pc: 0, what };
     let mut space = HostSpace::new();
     let run = Run::new(input, &mut space).map_err(|e| setup(e.to_string()))?;
-    let legacy = run
-        .packet
-        .as_ref()
-        .and_then(|p| space.view_at(p.meta_addr()));
     let mut current = programs
         .get(entry)
         .copied()
@@ -350,7 +328,6 @@ pub unsafe fn run(
         run,
         space,
         fields: &[],
-        legacy,
     };
     let result = loop {
         let image = current.image();

@@ -10,8 +10,8 @@
 use super::context::RunInput;
 use super::{AddressSpace, Run, Runtime};
 use crate::interp::{
-    Config, Fault, HelperError, HelperReturn, Helpers, Memory, RegionId, RegionKind, SharedBytes,
-    Trap, Vm,
+    Config, Fault, HelperError, HelperReturn, Helpers, LegacyLoad, Memory, RegionId, RegionKind,
+    SharedBytes, Trap, Vm,
 };
 use crate::isa::{Imm64Kind, Insn};
 use std::collections::HashMap;
@@ -147,10 +147,27 @@ impl Helpers for VmHelpers<'_> {
                 let base = space.expose(&v, kind, !m.info.read_only)?;
                 Ok(base.wrapping_add(u64::from(next_imm as u32)))
             }
-            Imm64Kind::Func => Err(HelperError::Unsupported(
-                "lddw of a callback (bpf_loop and friends need the interpreter)".into(),
-            )),
             _ => Err(HelperError::Unsupported(format!("lddw of kind {kind:?}"))),
+        }
+    }
+
+    fn resume(&mut self, r0: u64, mem: &mut Memory) -> Result<HelperReturn, HelperError> {
+        let run = self.run.as_mut().ok_or_else(no_run)?;
+        let mut space = VmSpace {
+            mem,
+            exposed: &mut self.exposed,
+        };
+        self.rt.resume(run, r0, &mut space)
+    }
+
+    /// Legacy packet loads read the run's packet from `data` (see `Packet::legacy_load`).
+    fn legacy_load(&mut self, offset: i64, size: usize) -> LegacyLoad {
+        let packet = self.run.as_ref().and_then(|r| r.packet.as_ref());
+        match packet.map(|p| p.legacy_load(offset, size)) {
+            Some(Some(v)) => LegacyLoad::Value(v),
+            Some(None) => LegacyLoad::OutOfBounds,
+            // No packet (a program type without one): the interpreter has no region either.
+            None => LegacyLoad::FromRegion,
         }
     }
 
@@ -211,13 +228,6 @@ pub fn run(
         Run::new(input, &mut space).map_err(|e| setup(e.to_string()))?
     };
     let ctx = run.ctx_addr();
-    if let Some((id, _)) = run
-        .packet
-        .as_ref()
-        .and_then(|p| vm.mem.region_of(p.meta_addr()))
-    {
-        vm.set_packet(id);
-    }
     vm.helpers.run = Some(run);
     let mut prog = programs
         .get(entry)

@@ -128,6 +128,14 @@ impl Asm {
         self.code.len()
     }
 
+    /// Where label `l` is bound, if it is.
+    pub fn position(&self, l: Label) -> Option<u32> {
+        self.labels
+            .get(l.0 as usize)
+            .copied()
+            .filter(|&p| p != UNBOUND)
+    }
+
     pub fn new_label(&mut self) -> Label {
         self.labels.push(UNBOUND);
         Label(self.labels.len() as u32 - 1)
@@ -387,6 +395,16 @@ impl Asm {
     /// `lea dst, [m]` (64-bit).
     pub fn lea(&mut self, dst: Gpr, m: Mem) {
         self.rm(W::Q, 0x8d, dst.0, m, false);
+    }
+
+    /// `lea dst, [rip + rel32]` to label `l` (64-bit): an address in the code, computed from
+    /// where the code runs, so the bytes stay position-independent.
+    pub fn lea_rip(&mut self, dst: Gpr, l: Label) {
+        self.prefix(W::Q, dst.0, 0, false);
+        self.byte(0x8d);
+        self.byte(((dst.0 & 7) << 3) | 5);
+        // The rel32 ends the instruction, so "relative to its end" is what RIP-relative means.
+        self.rel32(l);
     }
 
     /// `imul dst, src`. Width D or Q.

@@ -476,3 +476,34 @@ fn unbound_and_rebound_labels_are_errors_not_panics() {
     a.jmp(Label(7));
     assert!(a.finish().is_err());
 }
+
+/// `lea r, [rip + rel32]` to a label before and after it, for every register: iced-x86 decodes
+/// a RIP-relative `lea` of that register whose target is the label.
+#[test]
+fn rip_relative_lea_reaches_its_label() {
+    for r in gprs() {
+        let mut a = Asm::new(64, 2);
+        let (back, fwd) = (Label(0), Label(1));
+        a.ret();
+        a.bind(back);
+        a.ret();
+        a.lea_rip(r, back);
+        a.lea_rip(r, fwd);
+        a.ret();
+        let at_fwd = a_len(&a);
+        a.bind(fwd);
+        a.ret();
+        let code = a.finish().expect("all bound");
+        let leas: Vec<Instruction> = decode_all(&code)
+            .into_iter()
+            .map(|(_, i)| i)
+            .filter(|i| format!("{:?}", i.mnemonic()) == "Lea")
+            .collect();
+        assert_eq!(leas.len(), 2);
+        for (i, target) in leas.iter().zip([1, at_fwd]) {
+            assert!(i.is_ip_rel_memory_operand(), "{r:?}");
+            assert_eq!(i.op0_register(), iced_x86::Register::from(q(r)), "{r:?}");
+            assert_eq!(i.ip_rel_memory_address(), target, "{r:?}");
+        }
+    }
+}

@@ -5,11 +5,13 @@
 //!
 //! ```text
 //! entry:    push rbx, rbp, r12-r15; r12 = env; r1 = ctx; r2-r5 = env.args; r0, r6-r9 = 0
-//!           r10 = env.frame_top; env.exit_rsp = rsp; call pc0;
+//!           r10 = env.frame_top; env.exit_rsp = rsp - 8 (pc 0's return address); call pc0;
 //! epilogue: pop r15-r12, rbp, rbx; ret
-//! abort:    rsp = env.exit_rsp; jmp epilogue        (a helper or trap ended the program)
+//! abort:    rsp = env.exit_rsp; ret                  (a helper or trap ended the program: returns
+//!           from the outermost BPF function, to the epilogue or to a callback thunk)
 //! pc0 ...   the program, one block of x86 per instruction; `exit` is `ret`
 //!           a trap for falling off the end
+//! thunks:   one `extern "sysv64"` entry per callback (`callbacks.rs`)
 //! cold:     per-site out-of-line paths (traps; "call a shared stub, jump back")
 //! shared:   stubs shared by all sites (see `stubs.rs`): helper calls, context and
 //!           kernel-memory loads, legacy packet loads, division
@@ -37,6 +39,7 @@
 //! it. Program types with BTF arguments (fentry, LSM) also send loads at kernel addresses to
 //! `env.probe_load`.
 
+mod callbacks;
 mod encode;
 mod mem;
 mod ops;
@@ -100,7 +103,9 @@ pub fn compile(
     let mut c = Compiler::new(insns, maps, ctx_size, ctx_fields)?;
     c.probe = program_type.is_some_and(ProgramType::has_btf_args);
     c.program()?;
+    c.thunks();
     c.stubs()?;
+    let callbacks = c.thunk_offsets()?;
     let code = c.a.finish().map_err(JitError::Assembler)?;
     Ok(Image {
         format_version: FORMAT_VERSION,
@@ -111,17 +116,25 @@ pub fn compile(
         ctx_fields: c.ctx_fields,
         helpers: c.helpers,
         map_slots: c.map_slots,
+        callbacks,
         code,
     })
 }
 
-/// The BPF stack the program needs: a program without local calls only ever uses the entry
-/// frame, and a run zeroes its whole stack first (4 KiB for eight frames was the largest part of
-/// a small program's per-run setup).
+/// The BPF stack the program needs: a program without local calls or callbacks only ever uses
+/// the entry frame, and a run zeroes its whole stack first (4 KiB for eight frames was the
+/// largest part of a small program's per-run setup).
 fn stack_size(insns: &[Insn]) -> u32 {
-    let calls = insns
-        .iter()
-        .any(|i| matches!(i, Insn::Call(CallTarget::Local(_))));
+    let calls = insns.iter().any(|i| {
+        matches!(
+            i,
+            Insn::Call(CallTarget::Local(_))
+                | Insn::LoadImm64 {
+                    kind: Imm64Kind::Func,
+                    ..
+                }
+        )
+    });
     let frames = if calls { super::exec::MAX_FRAMES } else { 1 };
     (frames * STACK_SIZE) as u32
 }
@@ -153,6 +166,9 @@ struct Compiler<'p> {
     helper_slot: HashMap<i32, usize, BuildHasherDefault<IdHasher>>,
     map_slots: Vec<MapSlot>,
     map_slot: HashMap<u32, usize, BuildHasherDefault<IdHasher>>,
+    /// Functions `lddw src=4` refers to, in the order of their first `lddw`, with the label of
+    /// each one's entry thunk.
+    thunks: Vec<(usize, Label)>,
 }
 
 /// A hasher for the helper-id and map-index tables: one multiply per key (std's SipHash,
@@ -198,13 +214,6 @@ impl<'p> Compiler<'p> {
         ctx_fields: Vec<CtxField>,
     ) -> Result<Compiler<'p>, JitError> {
         for (pc, insn) in insns.iter().enumerate() {
-            if let Insn::LoadImm64 {
-                kind: Imm64Kind::Func,
-                ..
-            } = insn
-            {
-                continue;
-            }
             if let Some(t) = insn.branch_target(pc) {
                 let ok = usize::try_from(t)
                     .ok()
@@ -233,6 +242,7 @@ impl<'p> Compiler<'p> {
             helper_slot: HashMap::default(),
             map_slots: Vec::new(),
             map_slot: HashMap::default(),
+            thunks: Vec::new(),
         })
     }
 
@@ -275,7 +285,9 @@ impl<'p> Compiler<'p> {
             a.alu_rr(Alu::Xor, W::D, r, r);
         }
         a.mov_rm(W::Q, RBP, mem(ENV, OFF_FRAME_TOP));
-        a.mov_mr(W::Q, mem(ENV, OFF_EXIT_RSP), RSP);
+        // Where pc 0's return address will be: `ret` from there leaves the program.
+        a.lea(R11, mem(RSP, -8));
+        a.mov_mr(W::Q, mem(ENV, OFF_EXIT_RSP), R11);
         a.call(pc_label(0));
         a.bind(epilogue);
         for r in [R15, R14, R13, R12, RBP, RBX] {
@@ -284,7 +296,7 @@ impl<'p> Compiler<'p> {
         a.ret();
         a.bind(self.abort);
         a.mov_rm(W::Q, RSP, mem(ENV, OFF_EXIT_RSP));
-        a.jmp(epilogue);
+        a.ret();
 
         for pc in 0..self.insns.len() {
             self.a.bind(pc_label(pc));
@@ -393,7 +405,9 @@ impl<'p> Compiler<'p> {
             Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
                 return Err(JitError::Unsupported {
                     pc,
-                    what: format!("kfunc call (BTF id {btf_id})"),
+                    what: format!(
+                        "a kfunc call (BTF id {btf_id}: a kernel function; the verifier rejects such calls)"
+                    ),
                 });
             }
             Insn::Exit => self.a.ret(),
@@ -401,7 +415,8 @@ impl<'p> Compiler<'p> {
         Ok(())
     }
 
-    /// `lddw`: a constant, or a map handle / map value address from `env`.
+    /// `lddw`: a constant, a map handle / map value address from `env`, or (src=4) the address
+    /// of a function's callback thunk.
     fn lddw(
         &mut self,
         pc: usize,
@@ -433,9 +448,15 @@ impl<'p> Compiler<'p> {
                 }
                 Ok(())
             }
-            Imm64Kind::Func | Imm64Kind::BtfVar => Err(JitError::Unsupported {
+            Imm64Kind::Func => {
+                let thunk = self.thunk(pc)?;
+                self.a.lea_rip(d, thunk);
+                Ok(())
+            }
+            Imm64Kind::BtfVar => Err(JitError::Unsupported {
                 pc,
-                what: format!("lddw of kind {kind:?}"),
+                what: "lddw of a BTF variable (a kernel symbol, which user space does not have)"
+                    .into(),
             }),
         }
     }

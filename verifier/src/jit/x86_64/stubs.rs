@@ -11,19 +11,21 @@
 //! |---|---|---|
 //! | `Helper { slot, id }` | r11 = pc | `env.helper_id = id`, then `HelperCommon` on `env.helpers[slot]` |
 //! | `CallById` | r11 = pc, `env.helper_id` set | `HelperCommon` on `env.call_by_id` |
-//! | `HelperCommon` | r10 = &fn, r11 = pc | `env.pc = pc`, call with r1-r5 kept, unwind if `env.status` is set |
+//! | `HelperCommon` | r10 = &fn, r11 = pc | `env.pc = pc` (and `env.frame = r10` with callbacks), call with r1-r5 kept, unwind if `env.status` is set |
 //! | `Ctx { dst, size, signed }` | r11 = address − `env.ctx_base` | dst = the pointer field there, or the plain load |
 //! | `Probe { dst, bytes }` | r11 = kernel address | dst = `env.probe_load(r11, bytes)` |
 //! | `Legacy { bytes }` | r10 = pc, r11 = packet offset | r0 = `env.legacy_load(r11, bytes)`, unwind if it ended the program |
 //! | `Div { w64, op }` | r10 = dividend, r11 = divisor | r11 = quotient or remainder (BPF semantics for 0 and −1) |
 
-use super::encode::{Alu, Cc, Label, R9, R10, R11, RAX, RCX, RDI, RDX, RSI, RSP, Unary, W, mem};
+use super::encode::{
+    Alu, Cc, Label, R9, R10, R11, RAX, RBP, RCX, RDI, RDX, RSI, RSP, Unary, W, mem,
+};
 use super::{Compiler, ENV, R};
 use crate::isa::{AluOp, Size};
 use crate::jit::JitError;
 use crate::jit::exec::{
-    OFF_CALL_BY_ID, OFF_CTX_BASE, OFF_CTX_VALUES, OFF_HELPER_ID, OFF_HELPERS, OFF_LEGACY_LOAD,
-    OFF_PC, OFF_PROBE_LOAD, OFF_STATUS,
+    OFF_CALL_BY_ID, OFF_CTX_BASE, OFF_CTX_VALUES, OFF_FRAME, OFF_HELPER_ID, OFF_HELPERS,
+    OFF_LEGACY_LOAD, OFF_PC, OFF_PROBE_LOAD, OFF_STATUS,
 };
 
 /// A per-site out-of-line path.
@@ -150,8 +152,13 @@ impl Compiler<'_> {
             }
             Shared::HelperCommon => {
                 let abort = self.abort;
+                let callbacks = self.has_callbacks();
                 let a = &mut self.a;
                 a.mov_mr(W::Q, mem(ENV, OFF_PC), R11);
+                if callbacks {
+                    // The frame a callback's frame goes below (see `callbacks.rs`).
+                    a.mov_mr(W::Q, mem(ENV, OFF_FRAME), RBP);
+                }
                 // The return address plus five words: aligned for the call.
                 for r in ARGS {
                     a.push(r);
