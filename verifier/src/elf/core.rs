@@ -6,7 +6,7 @@
 //! instruction the way libbpf patches it: the immediate of an ALU instruction or `lddw`, the
 //! offset of a load or store. Before patching, the instruction must hold the value the local BTF
 //! gives, as the compiler wrote it; anything else means the record and the code disagree, and the
-//! object is refused. A relocation whose field or type does not exist in the target (and is not an
+//! object is refused (except for bitfields, where libbpf does not check either: see `ambiguous`). A relocation whose field or type does not exist in the target (and is not an
 //! existence check) poisons its instruction with a call to helper `0xbad2310`, exactly as libbpf
 //! does, so the verifier rejects the program only if that instruction is reachable.
 
@@ -22,7 +22,7 @@ use crate::isa::RawInsn;
 pub const POISON_HELPER: i32 = 0xbad2310;
 
 /// What a relocation computes to.
-enum Outcome {
+pub(super) enum Outcome {
     Value(u64),
     /// The field or type is missing in the target: poison the instruction.
     Missing,
@@ -62,7 +62,8 @@ pub fn apply(
                 Some(t) => compute(relo, local, t).map_err(&fail)?,
                 None => expected_value(&expected),
             };
-            patch(slots, pc, &expected, &target).map_err(fail)?;
+            let validate = !ambiguous(relo, local).map_err(&fail)?;
+            patch(slots, pc, &expected, &target, validate).map_err(fail)?;
         }
     }
     Ok(())
@@ -73,6 +74,24 @@ fn expected_value(o: &Outcome) -> Outcome {
         Outcome::Value(v) => Outcome::Value(*v),
         Outcome::Missing => Outcome::Missing,
     }
+}
+
+/// Whether the compiler and libbpf may disagree on the relocation's local value: a bitfield's
+/// offset, size and shifts depend on the load width each picks (`BPF_CORE_READ_BITFIELD`), so
+/// libbpf does not check the instruction's value against its own for them, only for signedness
+/// and existence (`bpf_core_calc_field_relo`). The instruction is then patched with libbpf's
+/// value, which is what a loader runs.
+pub(super) fn ambiguous(relo: &CoreRelo, local: &Btf) -> Result<bool, String> {
+    if !relo.kind.is_field_based()
+        || matches!(
+            relo.kind,
+            CoreReloKind::FieldSigned | CoreReloKind::FieldExists
+        )
+    {
+        return Ok(false);
+    }
+    let field = relo.local_field(local).map_err(|e| e.to_string())?;
+    Ok(field.bitfield_size != 0)
 }
 
 /// The relocation's value computed with `target` as the target BTF (`local` for the local value).
@@ -163,11 +182,12 @@ fn compute(relo: &CoreRelo, local: &Btf, target: &Btf) -> Result<Outcome, String
     })
 }
 
-fn patch(
+pub(super) fn patch(
     slots: &mut [RawInsn],
     pc: usize,
     expected: &Outcome,
     target: &Outcome,
+    validate: bool,
 ) -> Result<(), String> {
     let insn = *slots
         .get(pc)
@@ -199,7 +219,7 @@ fn patch(
     } else {
         current == (*want & 0xffff_ffff)
     };
-    if !matches {
+    if validate && !matches {
         return Err(format!(
             "instruction {pc} holds {current}, but the object's BTF gives {want}"
         ));

@@ -626,3 +626,40 @@ fn access_strings_are_bounded() {
         Ok(core_relo::MAX_ACCESS_LEN)
     );
 }
+
+/// A bitfield's offset, size and shifts depend on the load width compiler and libbpf each pick,
+/// so, as libbpf, the loader does not refuse an instruction holding another value for them: it
+/// patches libbpf's. Anything else that disagrees is still refused.
+#[test]
+fn bitfield_relocations_are_patched_without_validation() {
+    use crate::elf::core::{Outcome, ambiguous, patch};
+    use crate::isa::RawInsn;
+    let f = fixture();
+    let btf = Btf::parse(&f.b.build()).expect("parses");
+    let mode = |kind| relo(f.outer, kind, "0:1:2:2");
+    assert_eq!(
+        ambiguous(&mode(CoreReloKind::FieldByteOffset), &btf),
+        Ok(true)
+    );
+    assert_eq!(
+        ambiguous(&mode(CoreReloKind::FieldLshiftU64), &btf),
+        Ok(true)
+    );
+    assert_eq!(ambiguous(&mode(CoreReloKind::FieldSigned), &btf), Ok(false));
+    assert_eq!(ambiguous(&mode(CoreReloKind::FieldExists), &btf), Ok(false));
+    let x = relo(f.outer, CoreReloKind::FieldByteOffset, "0:1:2:0");
+    assert_eq!(ambiguous(&x, &btf), Ok(false));
+    // `r1 <<= 16` where libbpf computes 48.
+    let lsh = RawInsn {
+        opcode: 0x67,
+        dst: 1,
+        src: 0,
+        off: 0,
+        imm: 16,
+    };
+    let mut slots = [lsh];
+    let v = || Outcome::Value(48);
+    assert!(patch(&mut slots, 0, &v(), &v(), true).is_err());
+    assert_eq!(patch(&mut slots, 0, &v(), &v(), false), Ok(()));
+    assert_eq!(slots[0].imm, 48);
+}
