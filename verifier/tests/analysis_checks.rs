@@ -713,3 +713,32 @@ fn iterator_contexts_type_their_objects() {
         "{first}"
     );
 }
+
+/// An argument a helper takes as any number needs only to be initialised: a value that is a
+/// pointer on some paths and a number on others may be a probe-read source in a tracing
+/// program, where pointers may leak, but not where they may not (XDP).
+#[test]
+fn any_value_arguments_take_mixed_values_where_pointers_may_leak() {
+    let opts = Options::default();
+    // r3 = (r6 == 0) ? r10 - 8 : 12345, then bpf_probe_read_kernel(r10 - 16, 8, r3).
+    let mixed = "ldxw %r6, [%r1+12]\nstdw [%r10-8], 0\nmov %r3, 12345\njne %r6, 0, +2\nmov %r3, %r10\nadd %r3, -8\n";
+    let probe =
+        format!("{mixed}mov %r1, %r10\nadd %r1, -16\nmov %r2, 8\ncall 113\nmov %r0, 0\nexit");
+    let (verdict, _, first) = check(ProgramType::Kprobe, &probe, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    // Uninitialised is still refused.
+    let uninit = "mov %r1, %r10\nadd %r1, -16\nmov %r2, 8\ncall 113\nmov %r0, 0\nexit";
+    let (verdict, kind, _) = check(ProgramType::Kprobe, uninit, &opts);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("uninit")));
+    // xdp_adjust_head(ctx, delta) with a delta that may be a stack address leaks it.
+    let xdp = format!("{mixed}mov %r2, %r3\ncall 44\nmov %r0, 2\nexit");
+    let (verdict, kind, first) = check(ProgramType::Xdp, &xdp, &opts);
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("leak")),
+        "{first}"
+    );
+    let number = "mov %r2, 4\ncall 44\nmov %r0, 2\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, number, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}

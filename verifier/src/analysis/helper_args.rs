@@ -29,6 +29,15 @@ pub(super) fn check_arg(
         );
     };
     match arg {
+        // Linux: "leaks addr into helper function" where pointers may not leak.
+        Arg::Anything if matches!(v, Value::Ptr(_)) && !env.leaks_allowed() => {
+            env.fail(
+                pc,
+                "leak",
+                format!("{name}: r{r} would pass an address to the helper as a number"),
+                vec![],
+            );
+        }
         Arg::Anything | Arg::FormatArg => {}
         Arg::MapPtr => match v {
             Value::Ptr(Ptr {
