@@ -661,6 +661,17 @@ fn functions_may_leave_r0_unset_if_callers_do_not_read_it() {
     let used = "call local f\nexit\nf:\nmov %r1, 1\nexit";
     let (verdict, kind, _) = check(ProgramType::Xdp, used, &opts);
     assert_eq!((verdict, kind), (Verdict::Rejected, Some("uninit")));
+    // The same for a result that is a pointer on some paths and a number on others.
+    let mixed = |after: &str| {
+        format!(
+            "ldxw %r6, [%r1+12]\nmov %r1, %r6\ncall local f\n{after}mov %r0, 2\nexit\n\
+             f:\nmov %r0, 7\njne %r1, 0, +2\nlddw %r0, map_fd(0)\nexit"
+        )
+    };
+    let (verdict, _, first) = check(ProgramType::Xdp, &mixed(""), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, _, _) = check(ProgramType::Xdp, &mixed("add %r0, 1\n"), &opts);
+    assert_eq!(verdict, Verdict::Rejected);
 }
 
 /// An iterator's context (`iter/task`): `meta` is never NULL and its `seq` is the `seq_file`

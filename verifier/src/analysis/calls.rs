@@ -272,9 +272,14 @@ fn nullable_ptr(region: Region, nullable: bool, pc: usize) -> Value {
 fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
     let r0 = state.regs[0].clone();
     let callback = state.frames.last().is_some_and(|f| f.callback);
-    if state.depth() > 0 && !callback && matches!(r0, Value::Bad(Unusable::Uninit)) {
+    if state.depth() > 0
+        && !callback
+        && matches!(r0, Value::Bad(Unusable::Uninit | Unusable::Mixed))
+    {
         // A function whose result no caller uses may leave r0 unset (clang drops the
-        // assignment); as in Linux, the caller gets an uninitialised r0, checked where read.
+        // assignment), or return a pointer on some paths and a number on others (a lookup's
+        // result, checked against NULL): as in Linux, the caller gets that r0, which is
+        // unusable, and is checked where read.
         return;
     }
     if state.depth() > 0 {
