@@ -753,3 +753,25 @@ fn any_value_arguments_take_mixed_values_where_pointers_may_leak() {
     let (verdict, _, first) = check(ProgramType::Xdp, number, &opts);
     assert_eq!(verdict, Verdict::Accepted, "{first}");
 }
+
+/// Paths that set a live register to different constants stay apart (up to the disjunct
+/// limit): switch arms that pick an (offset, size) pair for one helper call are each in bounds,
+/// though the join of offsets and the join of sizes are not.
+#[test]
+fn constant_pairs_chosen_on_different_paths_stay_correlated() {
+    let opts = Options::default();
+    let pick = |size: u32| {
+        format!(
+            "ldxw %r6, [%r1+12]\nmov %r1, -16\nmov %r2, 16\njgt %r6, 5, +2\nmov %r1, -8\nmov %r2, {size}\n\
+             add %r1, %r10\nmov %r3, 0\ncall 113\nmov %r0, 0\nexit"
+        )
+    };
+    let (verdict, _, first) = check(ProgramType::Kprobe, &pick(8), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, kind, first) = check(ProgramType::Kprobe, &pick(9), &opts);
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("helper")),
+        "{first}"
+    );
+}

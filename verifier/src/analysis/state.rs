@@ -389,6 +389,7 @@ impl State {
         };
         // Dead registers still tell paths apart while there are few (a dead flag can be what
         // separates two paths whose live values differ), but not in the coarsest grouping.
+        let truly_live = live;
         let live = if detail == Detail::Registers {
             live
         } else {
@@ -396,6 +397,15 @@ impl State {
         };
         for (r, v) in self.regs.iter().enumerate() {
             mix(if live & (1 << r) != 0 { kind(v) } else { 0 });
+            // The finest grouping also keeps apart paths that set a live register to
+            // different constants (switch arms that pick an offset and a size for one call).
+            if detail == Detail::Full
+                && truly_live & (1 << r) != 0
+                && let Value::Num(n) = v
+                && let Some(c) = n.is_constant()
+            {
+                mix(c.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            }
         }
         for f in self.frames.iter().filter(|_| detail != Detail::Registers) {
             if detail == Detail::Full {
