@@ -775,3 +775,60 @@ fn constant_pairs_chosen_on_different_paths_stay_correlated() {
         "{first}"
     );
 }
+
+/// A traced function's argument (or a field read through one) is untyped: it may be an integer
+/// or NULL, so the path where it equals 0 is reachable and checked, and a comparison that bounds
+/// it below any kernel address makes it a number (a CPU or IRQ index used to index a map value).
+#[test]
+fn untyped_kernel_arguments_may_be_zero_or_small_numbers() {
+    let opts = Options::default();
+    let fentry = |src: &str| check_in("fentry/f", ProgramType::Tracing, src, &opts);
+    // if (arg == 0) read past the stack: must be found.
+    let zero = "ldxdw %r2, [%r1]\njne %r2, 0, +2\nldxdw %r0, [%r10+8]\nexit\nmov %r0, 0\nexit";
+    let (verdict, kind, first) = fentry(zero);
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("memory")),
+        "{first}"
+    );
+    // The same through a field of the argument.
+    let field = "ldxdw %r2, [%r1]\nldxdw %r2, [%r2+16]\njne %r2, 0, +2\nldxdw %r0, [%r10+8]\nexit\nmov %r0, 0\nexit";
+    let (verdict, kind, first) = fentry(field);
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("memory")),
+        "{first}"
+    );
+    // if (cpu <= 3) value[cpu] of a 16-byte array value: in bounds; `cpu <= 4` is not.
+    let index = |bound: u32| {
+        format!(
+            "ldxdw %r6, [%r1]\n{LOOKUP}jeq %r0, 0, out\njgt %r6, {bound}, out\nlsh %r6, 2\nadd %r0, %r6\n\
+             stw [%r0], 1\nout:\nmov %r0, 0\nexit"
+        )
+        .replace("map_fd(0)", "map_fd(1)")
+    };
+    let (verdict, _, first) = fentry(&index(3));
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, kind, first) = fentry(&index(4));
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("memory")),
+        "{first}"
+    );
+}
+
+/// Two values of one map may be different entries: comparing them proves nothing, and the path
+/// where they differ is checked. Pointers into one object (the stack) still compare by offset.
+#[test]
+fn pointers_to_different_entries_of_one_map_may_differ() {
+    let opts = Options::default();
+    let two = format!(
+        "{LOOKUP}jeq %r0, 0, out\nmov %r6, %r0\n{LOOKUP}jeq %r0, 0, out\njeq %r0, %r6, out\n\
+         ldxdw %r0, [%r10+8]\nout:\nmov %r0, 0\nexit"
+    );
+    let (verdict, kind, first) = check(ProgramType::Xdp, &two, &opts);
+    assert_eq!((verdict, kind), (Verdict::Rejected, Some("memory")), "{first}");
+    let stack = "mov %r6, %r10\nmov %r7, %r10\njeq %r6, %r7, +1\nldxdw %r0, [%r10+8]\nmov %r0, 0\nexit";
+    let (verdict, _, first) = check(ProgramType::Xdp, stack, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+}

@@ -7,7 +7,7 @@
 
 use super::state::{Loc, State, var_of};
 use super::transfer::{Env, check_usable};
-use super::value::{Ptr, Value};
+use super::value::{Ptr, Region, Value};
 use crate::domain::scalar;
 use crate::isa::{Cond, Insn, Operand, Width};
 
@@ -78,6 +78,10 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
     let Some((width, cond, a_reg, a, b_reg, b)) = operands(state, insn) else {
         return;
     };
+    if untyped_kernel_comparison(state, width, cond, a_reg, &a, b_reg, &b, taken) {
+        state.reduce();
+        return;
+    }
     let a_var = var_of(Loc::Reg(a_reg as u8));
     let b_var = b_reg.map(|r| var_of(Loc::Reg(r as u8)));
     match (&a, &b) {
@@ -122,7 +126,21 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
                 _ => {}
             }
         }
-        (Value::Ptr(p), Value::Ptr(q)) if p.region == q.region && width == Width::W64 => {
+        // Only regions that are one object (a map, a function): two map values (or records,
+        // or kernel objects) of one region may be different entries, whose offsets say nothing
+        // about their order.
+        (Value::Ptr(p), Value::Ptr(q))
+            if p.region == q.region
+                && matches!(
+                    p.region,
+                    Region::Ctx
+                        | Region::Stack { .. }
+                        | Region::Packet
+                        | Region::MapFd { .. }
+                        | Region::Func { .. }
+                )
+                && width == Width::W64 =>
+        {
             let Some(bv) = b_var else { return };
             // Pointers into one region compare like their offsets (no wrap at these sizes).
             let (po, qo) = (p.off, q.off);
@@ -158,6 +176,47 @@ pub fn assume(state: &mut State, insn: &Insn, taken: bool) {
         _ => {}
     }
     state.reduce();
+}
+
+/// A comparison of an untyped kernel value (a traced function's argument, a field read through
+/// one: an integer or a pointer, possibly NULL) with a number. Nothing makes an edge
+/// unreachable; where the edge bounds the value below every kernel address (`arg == 0`,
+/// `cpu <= 127`), it is a number in those bounds. True when it handled the comparison.
+#[allow(clippy::too_many_arguments)]
+fn untyped_kernel_comparison(
+    state: &mut State,
+    width: Width,
+    cond: Cond,
+    a_reg: usize,
+    a: &Value,
+    b_reg: Option<usize>,
+    b: &Value,
+    taken: bool,
+) -> bool {
+    let untyped = |v: &Value| {
+        matches!(v, Value::Ptr(Ptr { region: Region::Kernel { btf_name }, .. })
+            if super::helper_args::UNTYPED_KERNEL.contains(btf_name))
+    };
+    let (kernel_reg, n, kernel_left) = match (a, b) {
+        (k, Value::Num(n)) if untyped(k) => (Some(a_reg), n, true),
+        (Value::Num(n), k) if untyped(k) => (b_reg, n, false),
+        _ if untyped(a) || untyped(b) => return true,
+        _ => return false,
+    };
+    let top = scalar::Scalar::top();
+    let (x, y) = if kernel_left { (&top, n) } else { (n, &top) };
+    let Some((x2, y2)) = scalar::refine(width, cond, x, y, taken) else {
+        state.bottom = true;
+        return true;
+    };
+    let k = if kernel_left { x2 } else { y2 };
+    // x86-64 kernel addresses are in the upper half; anything bounded below it is a number.
+    if let Some(r) = kernel_reg
+        && k.unsigned_range().1 < 1 << 47
+    {
+        state.set(Loc::Reg(r as u8), Value::Num(k));
+    }
+    true
 }
 
 fn is_signed(cond: Cond) -> bool {
