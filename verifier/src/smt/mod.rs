@@ -22,6 +22,7 @@ pub use model::Counterexample;
 
 use crate::analysis::{Diagnostic, Input, Report, Verdict, map_table};
 use crate::elf::{Object, Program};
+use encode::Mode;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use z3::{Params, SatResult, Solver};
@@ -184,6 +185,9 @@ enum Outcome {
     Model(Counterexample, Status),
 }
 
+/// Back edges a counterexample path may take (per path, over all loops).
+const UNROLL: usize = 8;
+
 fn judge(
     d: &Diagnostic,
     input: Input<'_>,
@@ -196,50 +200,92 @@ fn judge(
         .insns
         .get(d.pc)
         .ok_or_else(|| Status::Unknown("pc outside the program".into()))?;
-    let property = alarm::property(d, insn).map_err(Status::Unknown)?;
-    let query = encode::encode(input, d.pc, property).map_err(|e| Status::Unknown(e.0))?;
+    let property = alarm::property(d, insn, program.program_type).map_err(Status::Unknown)?;
+    let started = Instant::now();
+    let unknown = |e: Unsupported| Status::Unknown(e.0);
+    let mut sound_model = None;
+    if property.dischargeable() {
+        let query = encode::encode(input, d.pc, property, Mode::Sound).map_err(unknown)?;
+        let solver = solver(time, &query);
+        match solver.check() {
+            SatResult::Unsat => {
+                let hash = Sha256::digest(solver.to_smt2().as_bytes());
+                return Ok(Outcome::Discharged(
+                    hash.iter().map(|b| format!("{b:02x}")).collect(),
+                ));
+            }
+            SatResult::Unknown => return Err(solver_gave_up(&solver)),
+            SatResult::Sat if !query.has_loops => {
+                let cx = model(&solver, &query)?;
+                let status = replay::replay(&cx, d.pc, property, object, program, strict_div);
+                return Ok(Outcome::Model(cx, status));
+            }
+            SatResult::Sat => sound_model = Some(model(&solver, &query)?),
+        }
+    }
+    // A model of the sound query may take an impossible path through a havocked loop head;
+    // the unrolled query's models are real paths (up to `UNROLL` back edges).
+    let left = time.saturating_sub(started.elapsed());
+    let query = encode::encode(input, d.pc, property, Mode::Unroll(UNROLL)).map_err(unknown)?;
+    let solver = solver(left, &query);
+    let cx = match solver.check() {
+        SatResult::Sat => model(&solver, &query)?,
+        _ => match sound_model {
+            Some(cx) => cx,
+            None => {
+                return Err(Status::Unknown(format!(
+                    "no counterexample within {UNROLL} loop iterations, and the property is \
+                     weaker than the analysis's check, so nothing is proved"
+                )));
+            }
+        },
+    };
+    let status = replay::replay(&cx, d.pc, property, object, program, strict_div);
+    Ok(Outcome::Model(cx, status))
+}
+
+/// A solver holding `query` (without the witness), with the time limit and fixed seeds:
+/// the same query gives the same model on every run.
+fn solver(time: Duration, query: &encode::Query) -> Solver {
     let solver = Solver::new();
     let mut params = Params::new();
     params.set_u32(
         "timeout",
         time.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
     );
+    params.set_u32("random_seed", 0);
     solver.set_params(&params);
     for a in &query.assumptions {
         solver.assert(a);
     }
     solver.assert(&query.reach);
     solver.assert(&query.bad);
-    match solver.check() {
-        SatResult::Unsat => {
-            let hash = Sha256::digest(solver.to_smt2().as_bytes());
-            Ok(Outcome::Discharged(
-                hash.iter().map(|b| format!("{b:02x}")).collect(),
-            ))
-        }
-        SatResult::Unknown => Err(Status::Unknown(
-            solver
-                .get_reason_unknown()
-                .unwrap_or_else(|| "solver gave up".into()),
-        )),
-        SatResult::Sat => {
-            // Prefer a replayable model (small packet, consistent skb->len).
-            solver.push();
-            for w in &query.witness {
-                solver.assert(w);
-            }
-            let model = match solver.check() {
-                SatResult::Sat => solver.get_model(),
-                _ => {
-                    solver.pop(1);
-                    let _ = solver.check();
-                    solver.get_model()
-                }
-            }
-            .ok_or_else(|| Status::Unknown("no model".into()))?;
-            let cx = model::extract(&model, &query.symbols);
-            let status = replay::replay(&cx, d.pc, property, object, program, strict_div);
-            Ok(Outcome::Model(cx, status))
+    solver
+}
+
+fn solver_gave_up(solver: &Solver) -> Status {
+    Status::Unknown(
+        solver
+            .get_reason_unknown()
+            .unwrap_or_else(|| "solver gave up".into()),
+    )
+}
+
+/// The counterexample of a `sat` solver, preferring a replayable model (small packet,
+/// consistent skb->len) when one exists.
+fn model(solver: &Solver, query: &encode::Query) -> Result<Counterexample, Status> {
+    solver.push();
+    for w in &query.witness {
+        solver.assert(w);
+    }
+    let model = match solver.check() {
+        SatResult::Sat => solver.get_model(),
+        _ => {
+            solver.pop(1);
+            let _ = solver.check();
+            solver.get_model()
         }
     }
+    .ok_or_else(|| Status::Unknown("no model".into()))?;
+    Ok(model::extract(&model, &query.symbols))
 }
