@@ -201,13 +201,14 @@ fn judge(
         .get(d.pc)
         .ok_or_else(|| Status::Unknown("pc outside the program".into()))?;
     let property = alarm::property(d, insn, program.program_type).map_err(Status::Unknown)?;
-    let started = Instant::now();
+    // Every check of this alarm (discharge, witnesses, retries, unrolled query) shares `time`.
+    let deadline = Instant::now() + time;
     let unknown = |e: Unsupported| Status::Unknown(e.0);
     let mut sound_model = None;
     if property.dischargeable() {
         let query = encode::encode(input, d.pc, property, Mode::Sound).map_err(unknown)?;
-        let solver = solver(time, &query);
-        match solver.check() {
+        let solver = solver(&query);
+        match check(&solver, deadline) {
             SatResult::Unsat => {
                 let hash = Sha256::digest(solver.to_smt2().as_bytes());
                 return Ok(Outcome::Discharged(
@@ -216,43 +217,70 @@ fn judge(
             }
             SatResult::Unknown => return Err(solver_gave_up(&solver)),
             SatResult::Sat if !query.has_loops => {
-                let cx = model(&solver, &query)?;
-                let status = replay::replay(&cx, d.pc, property, object, program, strict_div);
-                return Ok(Outcome::Model(cx, status));
+                let replay = |cx: &Counterexample| {
+                    replay::replay(cx, d.pc, property, object, program, strict_div)
+                };
+                return replayed(&solver, &query, deadline, replay);
             }
-            SatResult::Sat => sound_model = Some(model(&solver, &query)?),
+            SatResult::Sat => sound_model = Some(model(&solver, &query, deadline)?),
         }
     }
     // A model of the sound query may take an impossible path through a havocked loop head;
     // the unrolled query's models are real paths (up to `UNROLL` back edges).
-    let left = time.saturating_sub(started.elapsed());
     let query = encode::encode(input, d.pc, property, Mode::Unroll(UNROLL)).map_err(unknown)?;
-    let solver = solver(left, &query);
-    let cx = match solver.check() {
-        SatResult::Sat => model(&solver, &query)?,
-        _ => match sound_model {
-            Some(cx) => cx,
-            None => {
-                return Err(Status::Unknown(format!(
-                    "no counterexample within {UNROLL} loop iterations, and the property is \
-                     weaker than the analysis's check, so nothing is proved"
-                )));
-            }
-        },
-    };
-    let status = replay::replay(&cx, d.pc, property, object, program, strict_div);
-    Ok(Outcome::Model(cx, status))
+    let solver = solver(&query);
+    let replay =
+        |cx: &Counterexample| replay::replay(cx, d.pc, property, object, program, strict_div);
+    match (check(&solver, deadline), sound_model) {
+        (SatResult::Sat, _) => replayed(&solver, &query, deadline, replay),
+        (_, Some(cx)) => {
+            let status = replay(&cx);
+            Ok(Outcome::Model(cx, status))
+        }
+        (_, None) => Err(Status::Unknown(format!(
+            "no counterexample within {UNROLL} loop iterations, and the property is weaker \
+             than the analysis's check, so nothing is proved"
+        ))),
+    }
 }
 
-/// A solver holding `query` (without the witness), with the time limit and fixed seeds:
-/// the same query gives the same model on every run.
-fn solver(time: Duration, query: &encode::Query) -> Solver {
+/// Models a `sat` solver tried in the interpreter: the first that replays to the bad state,
+/// else the first one (after `ATTEMPTS` models, each with inputs the previous ones lacked).
+fn replayed(
+    solver: &Solver,
+    query: &encode::Query,
+    deadline: Instant,
+    replay: impl Fn(&Counterexample) -> Status,
+) -> Result<Outcome, Status> {
+    const ATTEMPTS: usize = 3;
+    let first = model(solver, query, deadline)?;
+    let status = replay(&first);
+    if status == Status::Confirmed {
+        return Ok(Outcome::Model(first, status));
+    }
+    let mut cx = first.clone();
+    for _ in 1..ATTEMPTS {
+        solver.assert(&model::blocking(&cx, &query.symbols));
+        if check(solver, deadline) != SatResult::Sat {
+            break;
+        }
+        // The witness groups were asserted by `model` and stay; no further preference.
+        cx = match solver.get_model() {
+            Some(m) => model::extract(&m, &query.symbols),
+            None => break,
+        };
+        if replay(&cx) == Status::Confirmed {
+            return Ok(Outcome::Model(cx, Status::Confirmed));
+        }
+    }
+    Ok(Outcome::Model(first, status))
+}
+
+/// A solver holding `query` (without the witness), with fixed seeds: the same query gives
+/// the same model on every run.
+fn solver(query: &encode::Query) -> Solver {
     let solver = Solver::new();
     let mut params = Params::new();
-    params.set_u32(
-        "timeout",
-        time.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
-    );
     params.set_u32("random_seed", 0);
     solver.set_params(&params);
     for a in &query.assumptions {
@@ -260,7 +288,25 @@ fn solver(time: Duration, query: &encode::Query) -> Solver {
     }
     solver.assert(&query.reach);
     solver.assert(&query.bad);
+    if let Some(path) = std::env::var_os("VOUCH_SMT_DUMP") {
+        let _ = std::fs::write(path, solver.to_smt2());
+    }
     solver
+}
+
+/// `solver.check()` within what is left until `deadline` (`unknown` once it has passed).
+fn check(solver: &Solver, deadline: Instant) -> SatResult {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return SatResult::Unknown;
+    }
+    let mut params = Params::new();
+    params.set_u32(
+        "timeout",
+        left.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
+    );
+    solver.set_params(&params);
+    solver.check()
 }
 
 fn solver_gave_up(solver: &Solver) -> Status {
@@ -273,19 +319,42 @@ fn solver_gave_up(solver: &Solver) -> Status {
 
 /// The counterexample of a `sat` solver, preferring a replayable model (small packet,
 /// consistent skb->len) when one exists.
-fn model(solver: &Solver, query: &encode::Query) -> Result<Counterexample, Status> {
-    solver.push();
-    for w in &query.witness {
-        solver.assert(w);
-    }
-    let model = match solver.check() {
-        SatResult::Sat => solver.get_model(),
-        _ => {
-            solver.pop(1);
-            let _ = solver.check();
-            solver.get_model()
+fn model(
+    solver: &Solver,
+    query: &encode::Query,
+    deadline: Instant,
+) -> Result<Counterexample, Status> {
+    // The model of the check just made: kept in case the preferred ones run out of time.
+    let fallback = solver.get_model();
+    let mut need_check = true;
+    for group in &query.witness {
+        solver.push();
+        for w in group {
+            solver.assert(w);
+        }
+        match check(&solver, deadline) {
+            SatResult::Sat => need_check = false,
+            SatResult::Unsat => {
+                solver.pop(1);
+                need_check = true;
+            }
+            // Out of time: settle for the groups kept so far.
+            SatResult::Unknown => {
+                solver.pop(1);
+                need_check = true;
+                break;
+            }
         }
     }
-    .ok_or_else(|| Status::Unknown("no model".into()))?;
+    let preferred = if need_check {
+        (check(solver, deadline) == SatResult::Sat)
+            .then(|| solver.get_model())
+            .flatten()
+    } else {
+        solver.get_model()
+    };
+    let model = preferred
+        .or(fallback)
+        .ok_or_else(|| Status::Unknown("no model".into()))?;
     Ok(model::extract(&model, &query.symbols))
 }

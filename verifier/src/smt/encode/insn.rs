@@ -3,7 +3,7 @@
 use super::Encoder;
 use super::Unsupported;
 use super::state::{
-    State, T_MAPFD, T_MAPVAL, T_NUM, T_PACKET, T_UNKNOWN, Val, bv, load_le, store_le, tag,
+    State, T_CTX, T_MAPFD, T_MAPVAL, T_NUM, T_PACKET, T_UNKNOWN, Val, bv, load_le, store_le, tag,
 };
 use crate::isa::{AluOp, AtomicOp, CallTarget, Cond, Endian, Imm64Kind, Insn, Operand, Width};
 use crate::platform::context::FieldKind;
@@ -124,8 +124,10 @@ impl Encoder<'_> {
                 off,
             } => {
                 let n = size.bytes();
-                let addr = &s.regs[src.index()].v + BV::from_i64(i64::from(off), 64);
-                s.regs[dst.index()] = self.load(s, &addr, n, signed);
+                let base = &s.regs[src.index()];
+                let addr = &base.v + BV::from_i64(i64::from(off), 64);
+                let from_ctx = base.tags.contains(&T_CTX) || base.tags.contains(&T_UNKNOWN);
+                s.regs[dst.index()] = self.load(s, &addr, n, signed, from_ctx);
             }
             Insn::Store {
                 size,
@@ -187,9 +189,12 @@ impl Encoder<'_> {
         Ok(())
     }
 
-    /// A load of `n` bytes at `addr`; context pointer fields read as the object's address
-    /// (`Run::ctx_load`: decided by the address, whatever the bytes hold).
-    fn load(&self, s: &State, addr: &BV, n: usize, signed: bool) -> Val {
+    /// A load of `n` bytes at `addr`; through a pointer that may be the context, its pointer
+    /// fields read as the object's address (`Run::ctx_load`: decided by the address, whatever
+    /// the bytes hold). Through a pointer into another region, an address inside the context
+    /// is an out-of-region access, itself an alarm the encoding would not discharge (every
+    /// run is encoded exactly up to its first out-of-region access).
+    fn load(&self, s: &State, addr: &BV, n: usize, signed: bool, from_ctx: bool) -> Val {
         let mut v = load_le(&s.mem, addr, n);
         if signed && n < 8 {
             v = v.extract(8 * n as u32 - 1, 0).sign_ext(64 - 8 * n as u32);
@@ -206,7 +211,8 @@ impl Encoder<'_> {
         } else {
             Val::num(v)
         };
-        if let Some(layout) = crate::platform::layout(self.input.program_type) {
+        let layout = crate::platform::layout(self.input.program_type).filter(|_| from_ctx);
+        if let Some(layout) = layout {
             for f in crate::runtime::context::pointer_fields(layout) {
                 if n > f.size as usize {
                     continue;

@@ -81,9 +81,10 @@ pub struct Query {
     /// The property fails on a path that reaches the alarm.
     pub bad: Bool,
     pub symbols: Symbols,
-    /// Extra facts that make a model replayable (skb->len = packet length, small packets);
-    /// never used to discharge.
-    pub witness: Vec<Bool>,
+    /// Extra facts that make a model replayable (earlier accesses in bounds, skb->len =
+    /// packet length, small packets), in groups tried in order, each added to the ones before
+    /// while the query stays satisfiable; never used to discharge.
+    pub witness: Vec<Vec<Bool>>,
     /// The region contains a loop (so [`Mode::Sound`] havocked something).
     pub has_loops: bool,
 }
@@ -180,6 +181,8 @@ pub fn encode(
     // States after each (block, back edges taken so far).
     let mut post: BTreeMap<(NodeIndex, usize), State> = BTreeMap::new();
     let mut bad = vec![];
+    // Runs that reach the alarm in the interpreter got past every earlier access.
+    let mut survived = vec![];
     for round in 0..=rounds {
         for &b in &shape.order {
             let mut incoming = vec![];
@@ -207,12 +210,14 @@ pub fn encode(
                 havoc(&mut s, fx);
             }
             let block = g[b];
+            let live = live_frames(&cfg, block.frame);
             for at in block.start..=block.end {
                 if at == pc {
-                    let live = live_frames(&cfg, block.frame);
+                    // Not the end of the block: later rounds of a loop, or the same pc in
+                    // another frame, continue from the state after it.
                     bad.push(&s.guard & enc.bad(&s, property, &live));
-                    break;
                 }
+                survived.push(s.guard.implies(enc.survives(&s, at, &live)));
                 enc.step(&mut s, at)?;
             }
             post.insert((b, round), s);
@@ -228,12 +233,14 @@ pub fn encode(
             .map(|(_, s)| s.guard.clone())
             .collect::<Vec<_>>(),
     );
-    // Replayable models: skb->len is the packet length, packets are small, no metadata.
-    let mut witness = vec![(&end0 - &data0).bvule(bv(1500)), data0.eq(&meta0)];
+    // Replayable models: earlier accesses stay in bounds (else the replay traps there),
+    // skb->len is the packet length, no metadata, packets of at most 1500 bytes.
+    let mut witness = vec![vec![Bool::and(&survived)], vec![data0.eq(&meta0)]];
     if layout.is_some_and(|l| l.name == "struct __sk_buff") {
         let len = load_le(&mem0, &enc.ctx_base, 4);
-        witness.push(len.eq((&end0 - &data0).extract(31, 0).zero_ext(32)));
+        witness[1].push(len.eq((&end0 - &data0).extract(31, 0).zero_ext(32)));
     }
+    witness.push(vec![(&end0 - &data0).bvule(bv(1500))]);
     Ok(Query {
         assumptions: enc.assumptions,
         reach,
@@ -393,6 +400,26 @@ impl Encoder<'_> {
         self.region_sane(&base, &end);
         self.instances.push(MapInstance { base, size });
         T_MAPVAL + self.instances.len() as u64 - 1
+    }
+
+    /// The access at `at` (if any) does not trap: its address lies in the region of its
+    /// provenance (the context included). Only a preference for models, never assumed.
+    fn survives(&self, s: &State, at: usize, live: &[usize]) -> Bool {
+        let (reg, off, size) = match self.input.insns[at] {
+            Insn::Load { size, src, off, .. } => (src, off, size.bytes()),
+            Insn::Store { size, dst, off, .. } | Insn::Atomic { size, dst, off, .. } => {
+                (dst, off, size.bytes())
+            }
+            _ => return Bool::from_bool(true),
+        };
+        let in_region = self
+            .bad(s, Property::InBounds { reg, off, size }, live)
+            .not();
+        let in_ctx = self
+            .bad(s, Property::InContext { reg, off, size }, live)
+            .not();
+        let is_ctx = s.regs[reg.index()].t.eq(tag(state::T_CTX));
+        in_region | (is_ctx & in_ctx)
     }
 
     /// "The property fails" at state `s`, in a block whose live stacks are those of `live`.
