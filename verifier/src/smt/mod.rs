@@ -260,7 +260,7 @@ fn replayed(
     }
     let mut cx = first.clone();
     for _ in 1..ATTEMPTS {
-        solver.assert(&model::blocking(&cx, &query.symbols));
+        solver.assert(model::blocking(&cx, &query.symbols));
         if check(solver, deadline) != SatResult::Sat {
             break;
         }
@@ -332,7 +332,7 @@ fn model(
         for w in group {
             solver.assert(w);
         }
-        match check(&solver, deadline) {
+        match check(solver, deadline) {
             SatResult::Sat => need_check = false,
             SatResult::Unsat => {
                 solver.pop(1);
