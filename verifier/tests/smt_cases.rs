@@ -228,3 +228,36 @@ f:
     );
     assert_eq!(r.report.verdict, Verdict::Rejected, "{:?}", r.discharged);
 }
+
+/// One function called twice (two frames, the alarm's pc in both): safe for the first call,
+/// out of bounds for the second. The alarm is judged over both frames' blocks; the bug is in
+/// the second only. (That a block is encoded past the alarm's pc is what
+/// `a_real_bug_in_a_loop_is_confirmed_not_discharged` catches.)
+#[test]
+fn a_bug_in_the_second_call_of_a_function_is_confirmed() {
+    let r = refined(
+        "
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    mov %r4, %r2
+    add %r4, 8
+    jgt %r4, %r3, out
+    mov %r6, %r2
+    mov %r1, %r2
+    call local f
+    mov %r1, %r6
+    add %r1, 4
+    call local f
+    exit
+out:
+    mov %r0, 2
+    exit
+f:
+    ldxb %r0, [%r1+4]
+    exit
+",
+    );
+    assert_eq!(r.report.verdict, Verdict::Rejected);
+    assert!(r.discharged.is_empty(), "{:?}", r.discharged);
+    assert_eq!(r.judged[0].status, Status::Confirmed, "{:?}", r.judged);
+}
