@@ -354,7 +354,7 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
 }
 
 /// The return values Linux accepts per program type (`check_return_code`).
-fn return_range(t: ProgramType) -> Option<(i64, i64)> {
+pub(crate) fn return_range(t: ProgramType) -> Option<(i64, i64)> {
     match t {
         ProgramType::CgroupSkb
         | ProgramType::CgroupSock

@@ -12,7 +12,7 @@
 //! is proved on the invariant that over-approximates all states reaching the instruction.
 
 mod branch;
-mod calls;
+pub(crate) mod calls;
 mod fixpoint;
 mod helper_args;
 mod memory;

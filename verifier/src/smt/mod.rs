@@ -22,6 +22,7 @@ pub use model::Counterexample;
 
 use crate::analysis::{Diagnostic, Input, Report, Verdict, map_table};
 use crate::elf::{Object, Program};
+use encode::Mode;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use z3::{Params, SatResult, Solver};
@@ -185,6 +186,9 @@ enum Outcome {
     Model(Counterexample, Status),
 }
 
+/// Back edges a counterexample path may take (per path, over all loops).
+const UNROLL: usize = 8;
+
 fn judge(
     d: &Diagnostic,
     input: Input<'_>,
@@ -197,50 +201,161 @@ fn judge(
         .insns
         .get(d.pc)
         .ok_or_else(|| Status::Unknown("pc outside the program".into()))?;
-    let property = alarm::property(d, insn).map_err(Status::Unknown)?;
-    let query = encode::encode(input, d.pc, property).map_err(|e| Status::Unknown(e.0))?;
+    let property = alarm::property(d, insn, program.program_type).map_err(Status::Unknown)?;
+    // Every check of this alarm (discharge, witnesses, retries, unrolled query) shares `time`.
+    let deadline = Instant::now() + time;
+    let unknown = |e: Unsupported| Status::Unknown(e.0);
+    let mut sound_model = None;
+    if property.dischargeable() {
+        let query = encode::encode(input, d.pc, property, Mode::Sound).map_err(unknown)?;
+        let solver = solver(&query);
+        match check(&solver, deadline) {
+            SatResult::Unsat => {
+                let hash = Sha256::digest(solver.to_smt2().as_bytes());
+                return Ok(Outcome::Discharged(
+                    hash.iter().map(|b| format!("{b:02x}")).collect(),
+                ));
+            }
+            SatResult::Unknown => return Err(solver_gave_up(&solver)),
+            SatResult::Sat if !query.has_loops => {
+                let replay = |cx: &Counterexample| {
+                    replay::replay(cx, d.pc, property, object, program, strict_div)
+                };
+                return replayed(&solver, &query, deadline, replay);
+            }
+            SatResult::Sat => sound_model = Some(model(&solver, &query, deadline)?),
+        }
+    }
+    // A model of the sound query may take an impossible path through a havocked loop head;
+    // the unrolled query's models are real paths (up to `UNROLL` back edges).
+    let query = encode::encode(input, d.pc, property, Mode::Unroll(UNROLL)).map_err(unknown)?;
+    let solver = solver(&query);
+    let replay =
+        |cx: &Counterexample| replay::replay(cx, d.pc, property, object, program, strict_div);
+    match (check(&solver, deadline), sound_model) {
+        (SatResult::Sat, _) => replayed(&solver, &query, deadline, replay),
+        (_, Some(cx)) => {
+            let status = replay(&cx);
+            Ok(Outcome::Model(cx, status))
+        }
+        (_, None) => Err(Status::Unknown(format!(
+            "no counterexample within {UNROLL} loop iterations, and the property is weaker \
+             than the analysis's check, so nothing is proved"
+        ))),
+    }
+}
+
+/// Models a `sat` solver tried in the interpreter: the first that replays to the bad state,
+/// else the first one (after `ATTEMPTS` models, each with inputs the previous ones lacked).
+fn replayed(
+    solver: &Solver,
+    query: &encode::Query,
+    deadline: Instant,
+    replay: impl Fn(&Counterexample) -> Status,
+) -> Result<Outcome, Status> {
+    const ATTEMPTS: usize = 3;
+    let first = model(solver, query, deadline)?;
+    let status = replay(&first);
+    if status == Status::Confirmed {
+        return Ok(Outcome::Model(first, status));
+    }
+    let mut cx = first.clone();
+    for _ in 1..ATTEMPTS {
+        solver.assert(model::blocking(&cx, &query.symbols));
+        if check(solver, deadline) != SatResult::Sat {
+            break;
+        }
+        // The witness groups were asserted by `model` and stay; no further preference.
+        cx = match solver.get_model() {
+            Some(m) => model::extract(&m, &query.symbols),
+            None => break,
+        };
+        if replay(&cx) == Status::Confirmed {
+            return Ok(Outcome::Model(cx, Status::Confirmed));
+        }
+    }
+    Ok(Outcome::Model(first, status))
+}
+
+/// A solver holding `query` (without the witness), with fixed seeds: the same query gives
+/// the same model on every run.
+fn solver(query: &encode::Query) -> Solver {
     let solver = Solver::new();
     let mut params = Params::new();
-    params.set_u32(
-        "timeout",
-        time.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
-    );
+    params.set_u32("random_seed", 0);
     solver.set_params(&params);
     for a in &query.assumptions {
         solver.assert(a);
     }
     solver.assert(&query.reach);
     solver.assert(&query.bad);
-    match solver.check() {
-        SatResult::Unsat => {
-            let hash = Sha256::digest(solver.to_smt2().as_bytes());
-            Ok(Outcome::Discharged(
-                hash.iter().map(|b| format!("{b:02x}")).collect(),
-            ))
+    if let Some(path) = std::env::var_os("VOUCH_SMT_DUMP") {
+        let _ = std::fs::write(path, solver.to_smt2());
+    }
+    solver
+}
+
+/// `solver.check()` within what is left until `deadline` (`unknown` once it has passed).
+fn check(solver: &Solver, deadline: Instant) -> SatResult {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return SatResult::Unknown;
+    }
+    let mut params = Params::new();
+    params.set_u32(
+        "timeout",
+        left.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
+    );
+    solver.set_params(&params);
+    solver.check()
+}
+
+fn solver_gave_up(solver: &Solver) -> Status {
+    Status::Unknown(
+        solver
+            .get_reason_unknown()
+            .unwrap_or_else(|| "solver gave up".into()),
+    )
+}
+
+/// The counterexample of a `sat` solver, preferring a replayable model (small packet,
+/// consistent skb->len) when one exists.
+fn model(
+    solver: &Solver,
+    query: &encode::Query,
+    deadline: Instant,
+) -> Result<Counterexample, Status> {
+    // The model of the check just made: kept in case the preferred ones run out of time.
+    let fallback = solver.get_model();
+    let mut need_check = true;
+    for group in &query.witness {
+        solver.push();
+        for w in group {
+            solver.assert(w);
         }
-        SatResult::Unknown => Err(Status::Unknown(
-            solver
-                .get_reason_unknown()
-                .unwrap_or_else(|| "solver gave up".into()),
-        )),
-        SatResult::Sat => {
-            // Prefer a replayable model (small packet, consistent skb->len).
-            solver.push();
-            for w in &query.witness {
-                solver.assert(w);
+        match check(solver, deadline) {
+            SatResult::Sat => need_check = false,
+            SatResult::Unsat => {
+                solver.pop(1);
+                need_check = true;
             }
-            let model = match solver.check() {
-                SatResult::Sat => solver.get_model(),
-                _ => {
-                    solver.pop(1);
-                    let _ = solver.check();
-                    solver.get_model()
-                }
+            // Out of time: settle for the groups kept so far.
+            SatResult::Unknown => {
+                solver.pop(1);
+                need_check = true;
+                break;
             }
-            .ok_or_else(|| Status::Unknown("no model".into()))?;
-            let cx = model::extract(&model, &query.symbols);
-            let status = replay::replay(&cx, d.pc, property, object, program, strict_div);
-            Ok(Outcome::Model(cx, status))
         }
     }
+    let preferred = if need_check {
+        (check(solver, deadline) == SatResult::Sat)
+            .then(|| solver.get_model())
+            .flatten()
+    } else {
+        solver.get_model()
+    };
+    let model = preferred
+        .or(fallback)
+        .ok_or_else(|| Status::Unknown("no model".into()))?;
+    Ok(model::extract(&model, &query.symbols))
 }

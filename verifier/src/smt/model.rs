@@ -38,8 +38,19 @@ impl Counterexample {
                 rows.push((format!("ctx[{}] (u32)", 4 * i), format!("{v:#x}")));
             }
         }
-        for (i, b) in self.packet.iter().enumerate() {
-            rows.push((format!("packet[{i}]"), format!("{b:#04x}")));
+        // Lines of 16 bytes; all-zero lines are summed up in one row.
+        let mut zero_lines = 0;
+        for (i, line) in self.packet.chunks(16).enumerate() {
+            if line.iter().all(|b| *b == 0) {
+                zero_lines += 1;
+                continue;
+            }
+            let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+            let end = 16 * i + line.len();
+            rows.push((format!("packet[{}..{end}]", 16 * i), hex.join(" ")));
+        }
+        if zero_lines > 0 {
+            rows.push(("other packet bytes".to_string(), "00".to_string()));
         }
         for (pc, id, v) in &self.helpers {
             let name = crate::platform::helper_name(*id).unwrap_or("helper");
@@ -82,4 +93,27 @@ pub fn extract(model: &Model, s: &Symbols) -> Counterexample {
         ctx,
         helpers,
     }
+}
+
+/// "The inputs differ from `cx`": asserted after a model whose replay did not confirm, so the
+/// next model is another input.
+pub fn blocking(cx: &Counterexample, s: &Symbols) -> z3::ast::Bool {
+    let byte_differs = |addr: BV, b: u8| {
+        s.mem0
+            .select(&addr)
+            .as_bv()
+            .map(|v| v.eq(BV::from_u64(u64::from(b), 8)).not())
+    };
+    let mut differs: Vec<z3::ast::Bool> = vec![
+        (&s.end0 - &s.data0)
+            .eq(BV::from_u64(cx.packet.len() as u64, 64))
+            .not(),
+    ];
+    for (i, b) in cx.ctx.iter().enumerate() {
+        differs.extend(byte_differs(&s.ctx_base + BV::from_u64(i as u64, 64), *b));
+    }
+    for (i, b) in cx.packet.iter().enumerate() {
+        differs.extend(byte_differs(&s.data0 + BV::from_u64(i as u64, 64), *b));
+    }
+    z3::ast::Bool::or(&differs)
 }

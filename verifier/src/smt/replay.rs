@@ -5,13 +5,14 @@
 //! observed by running a copy of the program whose division jumps to `r0 = divisor; exit`.
 //! Helper results come from the runtime (empty maps, its own clock and PRNG), not from the
 //! model, so a counterexample that needs a helper to answer in a particular way may not be
-//! confirmed.
+//! confirmed. An exit-value alarm is confirmed by the run's r0, a helper-argument or stale-
+//! pointer alarm by a trap (memory fault or helper failure) at the alarm's pc.
 
 use super::Status;
 use super::alarm::Property;
 use super::model::Counterexample;
 use crate::elf::{Object, Program};
-use crate::interp::{Config, Trap};
+use crate::interp::{Config, HelperError, Trap};
 use crate::isa::{AluOp, Insn, Operand, Reg, Width};
 use crate::runtime::{RunInput, Runtime, RuntimeConfig, vm};
 
@@ -81,9 +82,23 @@ pub fn replay(
             Width::W64 => out.r0 == 0,
             Width::W32 => out.r0 as u32 == 0,
         },
+        (Property::ExitIn { lo, hi }, Ok(out)) => !(lo..=hi).contains(&(out.r0 as i64)),
         (
-            Property::InBounds { .. } | Property::NonNull { .. },
+            Property::InBounds { .. }
+            | Property::InContext { .. }
+            | Property::NonNull { .. }
+            | Property::Reached(_),
             Err(Trap::Memory { pc: at, .. }),
+        ) => at == pc,
+        // A helper refusing its arguments (a fault on a pointer it was given, or a misuse the
+        // runtime detects) at the alarm's call.
+        (
+            Property::Reached(_),
+            Err(Trap::Helper {
+                pc: at,
+                error: HelperError::Fault(_) | HelperError::Failed(_),
+                ..
+            }),
         ) => at == pc,
         _ => false,
     };
