@@ -827,8 +827,13 @@ fn pointers_to_different_entries_of_one_map_may_differ() {
          ldxdw %r0, [%r10+8]\nout:\nmov %r0, 0\nexit"
     );
     let (verdict, kind, first) = check(ProgramType::Xdp, &two, &opts);
-    assert_eq!((verdict, kind), (Verdict::Rejected, Some("memory")), "{first}");
-    let stack = "mov %r6, %r10\nmov %r7, %r10\njeq %r6, %r7, +1\nldxdw %r0, [%r10+8]\nmov %r0, 0\nexit";
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("memory")),
+        "{first}"
+    );
+    let stack =
+        "mov %r6, %r10\nmov %r7, %r10\njeq %r6, %r7, +1\nldxdw %r0, [%r10+8]\nmov %r0, 0\nexit";
     let (verdict, _, first) = check(ProgramType::Xdp, stack, &opts);
     assert_eq!(verdict, Verdict::Accepted, "{first}");
 }
