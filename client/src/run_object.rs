@@ -2,7 +2,8 @@
 //! of a pcap) with the user-space runtime, and print what it returned.
 //!
 //! The program is checked first with the default (strict) options and refused if it is not
-//! accepted: `run` only executes what the verifier proved safe, as a host would. `--jit` runs
+//! accepted: `run` only executes what the verifier proved safe, as a host would (`--replay`
+//! runs a rejected one in the bounds-checked interpreter, to replay a counterexample). `--jit` runs
 //! the same program through the x86-64 JIT and `runtime::native`; the thin driver
 //! (`crate::driver`, `vouch run BUNDLE`) shares the running and printing below.
 
@@ -45,6 +46,11 @@ pub struct ObjectRunArgs {
     /// Run in the reference interpreter (the default; counts instructions, has a step budget).
     #[arg(long)]
     pub interpret: bool,
+    /// Run the program even if the verifier rejects it, in the bounds-checked interpreter only:
+    /// to replay a counterexample (`vouch check --z3 --counterexample-out FILE`, then `--input
+    /// FILE`). A run that traps is reported and exits 1.
+    #[arg(long, conflicts_with = "jit")]
+    pub replay: bool,
     #[command(flatten)]
     pub load: LoadArgs,
 }
@@ -122,7 +128,8 @@ pub fn run(
     let started = Instant::now();
     let report = verify_program(&object, program, &Options::default());
     let seconds = started.elapsed().as_secs_f64();
-    if report.verdict != Verdict::Accepted {
+    let rejected = report.verdict != Verdict::Accepted;
+    if rejected {
         check::print_text(
             &file,
             &[Outcome {
@@ -132,8 +139,10 @@ pub fn run(
                 smt: None,
             }],
         );
-        eprintln!("vouch run: refusing to run a program the verifier did not accept");
-        return Ok(false);
+        if !args.replay {
+            eprintln!("vouch run: refusing to run a program the verifier did not accept");
+            return Ok(false);
+        }
     }
     let insns: &[Insn] = program
         .insns
@@ -143,9 +152,14 @@ pub fn run(
     let mut rt = Runtime::for_object(&object, RuntimeConfig::default())
         .map_err(|e| anyhow::anyhow!("{file}: cannot set up the runtime: {e}"))?;
     let verified = format!(
-        "{}/{}: accepted by the verifier ({:.1} ms)",
+        "{}/{}: {} by the verifier ({:.1} ms)",
         program.section,
         program.function,
+        if rejected {
+            "REJECTED (replayed on request)"
+        } else {
+            "accepted"
+        },
         seconds * 1000.0
     );
     let loaded;
@@ -176,8 +190,15 @@ pub fn run(
         program_type: program.program_type,
         header,
     };
-    execute_and_print(&engine, &mut rt, &shown, &packets, args)?;
-    Ok(true)
+    match execute_and_print(&engine, &mut rt, &shown, &packets, args) {
+        // A replay is run to see the trap: report it as the outcome, not as a usage error.
+        Err(e) if rejected => {
+            println!("{}", shown.header);
+            println!("{e:#}");
+            Ok(false)
+        }
+        other => other.map(|()| true),
+    }
 }
 
 /// The packets (or context bytes) to run on: every packet of `--pcap`, the `--input` file, or

@@ -129,6 +129,36 @@ fn unverified_programs_and_bad_inputs_are_refused() {
     ]);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("refusing to run"), "{text}");
+    // `--replay` runs it in the bounds-checked interpreter, where the bug traps; the JIT is
+    // never offered for a rejected program.
+    let (code, _, text) = vouch(&[
+        "run",
+        &corpus("bug_packet_oob_nocheck.bpf.o"),
+        "--replay",
+        "--input",
+        icmp.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let empty = temp("empty.bin", b"");
+    let (code, _, text) = vouch(&[
+        "run",
+        &corpus("bug_packet_oob_nocheck.bpf.o"),
+        "--replay",
+        "--input",
+        empty.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("REJECTED") && text.contains("stopped"),
+        "{text}"
+    );
+    let (code, _, text) = vouch(&[
+        "run",
+        &corpus("bug_packet_oob_nocheck.bpf.o"),
+        "--replay",
+        "--jit",
+    ]);
+    assert_eq!(code, Some(2), "{text}");
 
     let garbage = temp("garbage.pcap", b"this is not a pcap file");
     let (code, _, text) = vouch(&[
