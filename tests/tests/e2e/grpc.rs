@@ -211,22 +211,30 @@ fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_serves_verify_health_and_reflection() {
+/// A vouchd serving TLS with a fresh PKI (and demanding client certificates with `mutual`),
+/// signing with the key of `seed`: the temporary directory holding everything, the PKI, the
+/// data directory and the server.
+fn start_tls(seed: u8, mutual: bool) -> (tempfile::TempDir, Pki, PathBuf, Server) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (key, _) = write_key(tmp.path(), "key", 12);
+    let (key, _) = write_key(tmp.path(), "key", seed);
     let pki = pki(tmp.path());
     let data = tmp.path().join("data");
-    let server = Server::start(
-        &key,
-        &data,
-        &[
-            "--tls-cert",
-            path_str(&pki.server_cert),
-            "--tls-key",
-            path_str(&pki.server_key),
-        ],
-    );
+    let mut args = vec![
+        "--tls-cert",
+        path_str(&pki.server_cert),
+        "--tls-key",
+        path_str(&pki.server_key),
+    ];
+    if mutual {
+        args.extend(["--client-ca", path_str(&pki.ca)]);
+    }
+    let server = Server::start(&key, &data, &args);
+    (tmp, pki, data, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_verify_health_and_reflection() {
+    let (tmp, pki, data, server) = start_tls(12, false);
     let channel = tls_channel(&server, &pki.ca, None).await.expect("TLS");
     let mut client = VerifierClient::new(channel.clone());
     let answer = client
@@ -368,22 +376,7 @@ async fn tls_serves_verify_health_and_reflection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_requires_a_client_certificate_and_logs_it() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let (key, _) = write_key(tmp.path(), "key", 13);
-    let pki = pki(tmp.path());
-    let data = tmp.path().join("data");
-    let server = Server::start(
-        &key,
-        &data,
-        &[
-            "--tls-cert",
-            path_str(&pki.server_cert),
-            "--tls-key",
-            path_str(&pki.server_key),
-            "--client-ca",
-            path_str(&pki.ca),
-        ],
-    );
+    let (_tmp, pki, data, server) = start_tls(13, true);
     // Without a client certificate: the handshake or the first call fails.
     let anonymous = tls_channel(&server, &pki.ca, None).await;
     assert!(
