@@ -2,6 +2,7 @@
 //! interpreter and through the JIT, on separate runtimes set up alike, and the two must agree
 //! (r0 or trap, context, maps) before the result is checked.
 
+use super::super::helpers::tests::map;
 use super::super::vm::{Outcome, run};
 use super::super::{KernelMemory, RunInput, RuntimeConfig, maps::types, native};
 use super::*;
@@ -11,19 +12,6 @@ use crate::isa::asm::assemble;
 use crate::isa::{Imm64Kind, Insn};
 use crate::jit::load::Loaded;
 use crate::platform::ProgramType;
-
-fn map(map_type: u32, key_size: u32, value_size: u32, max_entries: u32) -> MapInfo {
-    MapInfo {
-        name: format!("m{map_type}"),
-        map_type,
-        key_size,
-        value_size,
-        max_entries,
-        read_only: false,
-        frozen: None,
-        inner: None,
-    }
-}
 
 /// Functions assembled one after the other; `lddw %rX, func(N)` in any of them refers to the
 /// start of function `N` (the assembler only knows relative offsets).

@@ -528,4 +528,4 @@ pub(super) const ERR_2BIG: i64 = -E2BIG;
 
 #[cfg(test)]
 #[path = "helpers_tests.rs"]
-mod tests;
+pub(super) mod tests;

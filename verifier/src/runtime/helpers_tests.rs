@@ -5,7 +5,13 @@ use crate::analysis::MapInfo;
 use crate::interp::{Config, FaultReason, Trap};
 use crate::isa::asm::assemble;
 
-fn map(map_type: u32, key_size: u32, value_size: u32, max_entries: u32) -> MapInfo {
+/// A writable map named after its type (`m1` for a hash map); shared with the callback tests.
+pub(in crate::runtime) fn map(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+) -> MapInfo {
     MapInfo {
         name: format!("m{map_type}"),
         map_type,
