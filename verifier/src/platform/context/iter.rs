@@ -65,17 +65,24 @@ static TASK_VMA: ContextLayout = ContextLayout {
     any_read: false,
 };
 
-/// `sk_common`, `uid_t uid` (8-aligned).
-static TCP: ContextLayout = ContextLayout {
-    name: "struct bpf_iter__tcp",
-    size: 24,
-    fields: &[
-        META,
-        F::read(8, 8).holds(BtfIdOrNull("sock_common")),
-        F::read(16, 4).narrow(),
-    ],
-    any_read: false,
-};
+/// A socket iterator's context: `meta`, the socket (possibly NULL), `uid_t uid` (8-aligned).
+macro_rules! socket_and_uid {
+    ($name:literal, $object:literal) => {
+        ContextLayout {
+            name: concat!("struct bpf_iter__", $name),
+            size: 24,
+            fields: &[
+                META,
+                F::read(8, 8).holds(BtfIdOrNull($object)),
+                F::read(16, 4).narrow(),
+            ],
+            any_read: false,
+        }
+    };
+}
+
+static TCP: ContextLayout = socket_and_uid!("tcp", "sock_common");
+static UNIX: ContextLayout = socket_and_uid!("unix", "unix_sock");
 
 /// `udp_sk`, `uid_t uid`, `int bucket` (each 8-aligned).
 static UDP: ContextLayout = ContextLayout {
@@ -86,18 +93,6 @@ static UDP: ContextLayout = ContextLayout {
         F::read(8, 8).holds(BtfIdOrNull("udp_sock")),
         F::read(16, 4).narrow(),
         F::read(24, 4).narrow(),
-    ],
-    any_read: false,
-};
-
-/// `unix_sk`, `uid_t uid` (8-aligned).
-static UNIX: ContextLayout = ContextLayout {
-    name: "struct bpf_iter__unix",
-    size: 24,
-    fields: &[
-        META,
-        F::read(8, 8).holds(BtfIdOrNull("unix_sock")),
-        F::read(16, 4).narrow(),
     ],
     any_read: false,
 };
