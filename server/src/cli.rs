@@ -103,7 +103,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(args, shutdown_signal())) {
+    // The handlers need the runtime's signal driver, so they are registered inside it.
+    let shutdown = {
+        let _guard = runtime.enter();
+        shutdown_signal()
+    };
+    match runtime.block_on(run(args, shutdown)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vouchd: {e:#}");
@@ -112,27 +117,34 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Registers the SIGINT and SIGTERM handlers now and returns a future that resolves on either.
+///
+/// Registration must happen before `vouchd listening on` is printed: a handler installed lazily,
+/// on the future's first poll, leaves a window in which SIGTERM still has its default action and
+/// kills the process without draining requests or flushing the audit log (seen in CI, where a test
+/// stopped the server right after its first answer).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    #[cfg(unix)]
+    let int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+    async move {
+        #[cfg(unix)]
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
-                    _ = ctrl_c => {}
                     _ = term.recv() => {}
+                    _ = int.recv() => {}
                 }
             }
-            Err(_) => {
-                let _ = ctrl_c.await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 fn read_previous(path: &std::path::Path) -> Result<Vec<PublicKey>> {

@@ -489,9 +489,11 @@ impl VerifierService {
                 Status::internal("verification failed unexpectedly; the object was not judged")
             })?
         };
+        // tokio's timers tick in milliseconds, so a result may come back after a sub-millisecond
+        // deadline has passed without the timer firing; the clock decides, not the timer.
         match tokio::time::timeout_at(deadline.at.into(), work).await {
-            Ok(r) => r,
-            Err(_) => Err(Status::deadline_exceeded(format!(
+            Ok(r) if Instant::now() <= deadline.at => r,
+            _ => Err(Status::deadline_exceeded(format!(
                 "verification did not finish within the {} deadline of {} s",
                 if deadline.client {
                     "client's (grpc-timeout)"

@@ -513,3 +513,16 @@ async fn restart_keeps_the_cache_and_the_audit_log() {
     let after = vouch_server::audit::verify_chain(&data.join("audit.jsonl")).expect("chain");
     assert_eq!(after.records, before.records + second.programs.len() as u64);
 }
+
+/// SIGTERM the moment the server says it listens must still be a graceful, zero-exit shutdown:
+/// the handlers are registered before the listening line, not when the server first polls them.
+/// Several rounds, because the window this guards against was a few milliseconds wide.
+#[test]
+fn sigterm_right_after_the_listening_line_is_graceful() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (key, _) = write_key(tmp.path(), "key", 9);
+    for round in 0..5 {
+        let data = tmp.path().join(format!("data{round}"));
+        Server::start(&key, &data, &[]).stop();
+    }
+}
