@@ -4,7 +4,7 @@
 //! folder), also soundness (unsafe programs accepted) and precision (safe programs accepted).
 
 use crate::check::{CheckArgs, check_all, selected};
-use crate::object::{LoadFailure, load};
+use crate::object::{LoadFailure, load_with};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -91,6 +91,7 @@ fn peak_rss_mb() -> Option<f64> {
 pub fn run(args: &BenchArgs) -> Result<bool> {
     crate::smt::available(args.check.z3)?;
     let options = args.check.options();
+    let load_options = args.check.load.options()?;
     if let Some(segments) = args.stress {
         if let Some(path) = &args.emit_elf {
             crate::stress::emit(segments, path)?;
@@ -128,7 +129,7 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
             b.set_message(rel.clone());
             b.inc(1);
         }
-        let object = match load(file, &args.check.load)? {
+        let object = match load_with(file, &load_options)? {
             Ok(o) => o,
             Err(LoadFailure(_)) => {
                 load_errors += 1;

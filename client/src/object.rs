@@ -18,8 +18,9 @@ pub struct LoadArgs {
     /// socket_filter, kprobe, tracepoint, cgroup_skb, sock_ops, ... (`vouch list` prints them).
     #[arg(long = "type", value_name = "TYPE")]
     pub program_type: Option<String>,
-    /// Kernel BTF to resolve CO-RE relocations against (e.g. /sys/kernel/btf/vmlinux); by
-    /// default they resolve against the object's own BTF.
+    /// Kernel BTF (e.g. /sys/kernel/btf/vmlinux): CO-RE relocations resolve against it (by
+    /// default against the object's own BTF), and it types the arguments of fentry, fexit,
+    /// fmod_ret, tp_btf and LSM programs and the kernel structs they read.
     #[arg(long, value_name = "FILE")]
     pub btf: Option<PathBuf>,
 }
@@ -58,7 +59,7 @@ impl LoadArgs {
             let bytes = read_input(path)?;
             let btf =
                 Btf::parse(&bytes).with_context(|| format!("{}: invalid BTF", path.display()))?;
-            options.target_btf = Some(btf);
+            options.target_btf = Some(std::sync::Arc::new(btf));
         }
         Ok(options)
     }
@@ -68,9 +69,17 @@ impl LoadArgs {
 pub struct LoadFailure(pub String);
 
 pub fn load(path: &Path, args: &LoadArgs) -> Result<std::result::Result<Object, LoadFailure>> {
-    let options = args.options()?;
+    load_with(path, &args.options()?)
+}
+
+/// [`load`] with options already built: commands that load many objects (`bench`) parse the
+/// kernel BTF once, not once per object.
+pub fn load_with(
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<std::result::Result<Object, LoadFailure>> {
     let bytes = read_input(path)?;
-    Ok(elf::load(&bytes, &options).map_err(|e| LoadFailure(e.to_string())))
+    Ok(elf::load(&bytes, options).map_err(|e| LoadFailure(e.to_string())))
 }
 
 #[derive(Serialize)]

@@ -64,6 +64,7 @@ pub fn run(segments: usize, options: &Options) -> Result<bool> {
             program_type: ProgramType::Xdp,
             section: "",
             maps: &maps,
+            kernel_btf: None,
         },
         options,
     );

@@ -145,3 +145,41 @@ fn stress_program_is_verified() {
     assert!(text.contains("| 20 | 424 |"), "{text}");
     assert!(text.contains("accepted"), "{text}");
 }
+
+/// With the running kernel's BTF, cilium/ebpf's tcprtt example (`fentry/tcp_close(struct sock
+/// *sk)` passing `sk` to `bpf_skc_to_tcp_sock`) is accepted; without it the argument is untyped
+/// and the helper refuses it. Skipped where the kernel exposes no BTF or the sample set is absent.
+#[test]
+fn kernel_btf_types_fentry_arguments() {
+    let vmlinux = "/sys/kernel/btf/vmlinux";
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/samples/cilium-examples/tcprtt_bpf_bpfel.o")
+        .display()
+        .to_string();
+    if std::fs::metadata(vmlinux).is_err() || std::fs::metadata(&sample).is_err() {
+        eprintln!("skipped: {vmlinux} or {sample} is missing");
+        return;
+    }
+    let (code, json, _) = vouch(&["check", "--format", "json", &sample]);
+    assert_eq!(code, Some(1), "{json}");
+    assert!(
+        json["programs"][0]["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("bpf_skc_to_tcp_sock")),
+        "{json}"
+    );
+    let (code, json, _) = vouch(&["check", "--btf", vmlinux, "--format", "json", &sample]);
+    assert_eq!(code, Some(0), "{json}");
+    // A malformed BTF file is a usage error naming the file.
+    let bad = std::env::temp_dir().join(format!("vouch-bad-btf-{}", std::process::id()));
+    std::fs::write(&bad, b"not BTF").expect("write");
+    let out = Command::new(VOUCH)
+        .args(["check", "--btf"])
+        .arg(&bad)
+        .arg(&sample)
+        .output()
+        .expect("vouch runs");
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid BTF"));
+}

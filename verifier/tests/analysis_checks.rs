@@ -55,6 +55,7 @@ fn check_in(
             program_type,
             section,
             maps: &maps,
+            kernel_btf: None,
         },
         options,
     );

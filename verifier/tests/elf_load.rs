@@ -198,7 +198,7 @@ fn core_relocations_follow_the_target_btf() {
     let target = Btf::parse(&vmlinux).expect("kernel BTF parses");
     let local = load_sample("libbpf-bootstrap/bootstrap.bpf.o", &LoadOptions::default());
     let options = LoadOptions {
-        target_btf: Some(target.clone()),
+        target_btf: Some(std::sync::Arc::new(target.clone())),
         ..LoadOptions::default()
     };
     let relocated = load_sample("libbpf-bootstrap/bootstrap.bpf.o", &options);

@@ -27,6 +27,7 @@ fn object(text: &str) -> Object {
         maps: vec![],
         license: Some("GPL".into()),
         btf: None,
+        kernel_btf: None,
     }
 }
 

@@ -254,6 +254,11 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
             pc,
         ),
     };
+    if let Value::Ptr(p) = &ret
+        && p.nullable
+    {
+        state.detach_null_id(p.null_id);
+    }
     state.set(Loc::Reg(0), ret);
 }
 
@@ -264,6 +269,7 @@ fn nullable_ptr(region: Region, nullable: bool, pc: usize) -> Value {
         off: Scalar::constant(0),
         nullable,
         null_id: if nullable { pc as u32 + 1 } else { 0 },
+        probe_mem: false,
     })
 }
 

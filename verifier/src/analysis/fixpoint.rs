@@ -22,6 +22,7 @@ use crate::cfg::{self, Cfg, Component, Edge, Wto};
 use crate::domain::zone::Var;
 use crate::isa::Insn;
 use crate::platform::context;
+use crate::platform::kernel_btf::KernelTypes;
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
@@ -141,11 +142,17 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
     };
     let wto = Wto::new(&cfg.graph, cfg.entry());
     let n = cfg.graph.node_count();
+    let kernel = input.kernel_btf.map(KernelTypes::new);
+    let attach = kernel
+        .as_ref()
+        .and_then(|k| k.attach_proto(input.program_type, input.section));
     let env = Env {
         insns: input.insns,
         maps: input.maps,
         program_type: input.program_type,
         layout: context::layout_for(input.program_type, input.section),
+        kernel,
+        attach,
         options,
         checking: false,
         diagnostics: vec![],

@@ -6,6 +6,7 @@ use super::state::{Loc, State};
 use super::transfer::Env;
 use super::value::{Ptr, Region, Value};
 use crate::platform::helpers::{Access, Arg};
+use crate::platform::kernel_btf::KernelTypes;
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check_arg(
     env: &mut Env<'_>,
@@ -168,7 +169,8 @@ pub(super) fn check_arg(
                         nullable: n,
                         ..
                     },
-                ) if (nullable || !n) && kernel_object_ok(btf_name, want, p) => {}
+                ) if (nullable || !n)
+                    && kernel_object_ok(env.kernel.as_ref(), btf_name, want, p) => {}
                 Value::Num(n) if nullable && n.is_constant() == Some(0) => {}
                 _ => {
                     let what = match want {
@@ -193,7 +195,7 @@ pub(super) fn check_arg(
                     nullable: false,
                     ..
                 },
-            ) if kernel_object_ok(btf_name, Some(""), p) => {}
+            ) if kernel_object_ok(env.kernel.as_ref(), btf_name, Some(""), p) => {}
             _ => bad(env, "a typed kernel object pointer, checked against NULL"),
         },
         Arg::SpinLock | Arg::Timer => match v {
@@ -487,13 +489,28 @@ const SOCK_FAMILY: &[&str] = &[
 ];
 
 /// A kernel pointer a helper may be given where it expects an object of type `want` (`None`:
-/// any socket; `Some("")`: any typed object): a known type that matches, at offset 0.
-fn kernel_object_ok(btf_name: &str, want: Option<&str>, p: &Ptr) -> bool {
-    let typed = !UNTYPED_KERNEL.contains(&btf_name);
+/// any socket; `Some("")`: any typed object): a known type that matches, at offset 0; or, with
+/// the kernel's BTF, a `want` nested inside the object at the pointer's constant offset.
+fn kernel_object_ok(
+    kernel: Option<&KernelTypes<'_>>,
+    btf_name: &'static str,
+    want: Option<&str>,
+    p: &Ptr,
+) -> bool {
+    if UNTYPED_KERNEL.contains(&btf_name) {
+        return false;
+    }
     let matches = match want {
         None => SOCK_FAMILY.contains(&btf_name),
         Some("") => true,
         Some(name) => btf_name == name || (name == "sock" && SOCK_FAMILY.contains(&btf_name)),
     };
-    typed && matches && p.off.is_constant() == Some(0)
+    match p.off.is_constant() {
+        Some(0) => matches,
+        Some(off) => match (kernel, want) {
+            (Some(k), Some(name)) if !name.is_empty() => k.nested_at(btf_name, off, name),
+            _ => false,
+        },
+        None => false,
+    }
 }

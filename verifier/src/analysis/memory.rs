@@ -14,6 +14,7 @@ use crate::domain::zone::Var;
 use crate::isa::{AtomicOp, Insn, Operand, PacketMode, Size};
 use crate::platform::ProgramType;
 use crate::platform::context::{self, FieldKind};
+use crate::platform::kernel_btf::ArgKind;
 
 pub fn step(env: &mut Env<'_>, state: &mut State, pc: usize, insn: Insn) {
     match insn {
@@ -141,7 +142,7 @@ fn base(env: &mut Env<'_>, state: &State, pc: usize, r: usize) -> Option<Ptr> {
         return None;
     }
     match v {
-        Value::Ptr(p) if p.nullable => {
+        Value::Ptr(p) if p.nullable && !p.probe_mem => {
             env.fail(
                 pc,
                 "null",
@@ -390,13 +391,27 @@ fn load(
         // helpers never take as an object (see `helper_args::UNTYPED_KERNEL`) and arithmetic
         // turns into a number.
         Region::Kernel { btf_name } if env.program_type.has_btf_args() => {
+            let at = p.off.is_constant().map(|o| o as i64 + i64::from(off));
+            // The few fields known never to be NULL (an iterator's `meta->seq`).
+            let known = at.and_then(|at| context::kernel_pointer_field(btf_name, at));
+            // With the kernel's BTF, a struct it describes is walked as Linux walks it.
+            if let Some(walked) = at
+                .filter(|_| known.is_none())
+                .and_then(|at| env.kernel.as_ref()?.walk(btf_name, at, n as u32))
+            {
+                let value = match walked {
+                    Ok(kind) => kernel_value(state, kind, pc, n),
+                    Err(why) => {
+                        env.fail(pc, "memory", why, vec![]);
+                        unknown
+                    }
+                };
+                return (value, None);
+            }
             if n == 8 {
-                // The few fields whose type matters to helpers (an iterator's `meta->seq`).
-                let at = p.off.is_constant().map(|o| o as i64 + i64::from(off));
-                let typed = at.and_then(|at| context::kernel_pointer_field(btf_name, at));
                 Value::ptr(
                     Region::Kernel {
-                        btf_name: typed.unwrap_or("kernel field"),
+                        btf_name: known.unwrap_or("kernel field"),
                     },
                     0,
                 )
@@ -439,7 +454,7 @@ fn writable_packet(t: ProgramType) -> bool {
 
 fn ctx_load(
     env: &mut Env<'_>,
-    state: &State,
+    state: &mut State,
     pc: usize,
     p: &Ptr,
     off: i16,
@@ -455,6 +470,26 @@ fn ctx_load(
             vec![],
         );
         return (unknown, None);
+    }
+    if let Some(attach) = &env.attach {
+        // A tracing program's arguments, typed from the kernel's BTF.
+        if !matches!(n, 1 | 2 | 4 | 8) || lo % n as i128 != 0 {
+            env.fail(
+                pc,
+                "ctx",
+                format!("{n}-byte read at offset {lo} of the arguments is misaligned"),
+                vec![],
+            );
+            return (unknown, None);
+        }
+        let kind = attach.access(lo as i64, n as u32);
+        return match kind {
+            Ok(kind) => (kernel_value(state, kind, pc, n), None),
+            Err(why) => {
+                env.fail(pc, "ctx", why, vec![]);
+                (unknown, None)
+            }
+        };
     }
     let Some(layout) = env.layout else {
         // No known layout (unknown program type): allow reads inside a generous bound, as
@@ -502,6 +537,7 @@ fn ctx_load(
                 off,
                 nullable: false,
                 null_id: 0,
+                probe_mem: false,
             }),
             Some(var),
         )
@@ -538,12 +574,40 @@ fn ctx_load(
     }
 }
 
+/// The value a typed kernel read yields (see `platform::kernel_btf`). A struct pointer may be
+/// NULL (a traced function's argument, a field): loads through it need no check (Linux makes
+/// them fault-tolerant), helpers that do not accept NULL do. Its id is the instruction's, so a
+/// check covers the copies.
+fn kernel_value(state: &mut State, kind: ArgKind, pc: usize, n: usize) -> Value {
+    match kind {
+        ArgKind::Scalar => Value::Num(Scalar::zero_extend_load(n)),
+        ArgKind::Struct(btf_name) => {
+            let null_id = pc as u32 + 1;
+            state.detach_null_id(null_id);
+            Value::Ptr(Ptr {
+                region: Region::Kernel { btf_name },
+                off: Scalar::constant(0),
+                nullable: true,
+                null_id,
+                probe_mem: true,
+            })
+        }
+        ArgKind::Untyped => Value::ptr(
+            Region::Kernel {
+                btf_name: "kernel field",
+            },
+            0,
+        ),
+    }
+}
+
 fn kernel_or_null(btf_name: &'static str) -> Value {
     Value::Ptr(Ptr {
         region: Region::Kernel { btf_name },
         off: Scalar::constant(0),
         nullable: true,
         null_id: 0,
+        probe_mem: false,
     })
 }
 

@@ -15,6 +15,8 @@ mod branch;
 pub(crate) mod calls;
 mod fixpoint;
 mod helper_args;
+#[cfg(test)]
+mod kernel_btf_tests;
 mod memory;
 pub mod prestate;
 pub mod report;
@@ -134,6 +136,10 @@ pub struct Input<'a> {
     /// which some contexts depend (an iterator's, `iter/task`).
     pub section: &'a str,
     pub maps: &'a [MapInfo],
+    /// The kernel's BTF (`--btf`), which types the arguments of fentry/fexit/tp_btf/LSM
+    /// programs and the kernel structs they read; `None` leaves them untyped (see
+    /// `platform::kernel_btf`).
+    pub kernel_btf: Option<&'a crate::elf::btf::Btf>,
 }
 
 /// Verifies one program.
@@ -229,6 +235,7 @@ fn verify_standalone(
             program_type: program.program_type,
             section: &program.section,
             maps: &maps,
+            kernel_btf: object.kernel_btf.as_deref(),
         },
         options,
     )

@@ -597,6 +597,7 @@ impl Builder {
             nullable,
             // Ids the analysis hands out are pcs + 1: these do not collide.
             null_id: if nullable { u32::MAX - u32::from(r) } else { 0 },
+            probe_mem: false,
         }))
     }
 

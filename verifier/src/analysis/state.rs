@@ -149,6 +149,30 @@ impl State {
         self.put(loc, value);
     }
 
+    /// Unlinks the values that carry NULL-check id `id` from the pointer about to be created
+    /// with it. Ids are per instruction, so they belong to what the same instruction made on an
+    /// earlier loop iteration, which a check of the new pointer says nothing about. Ring buffer
+    /// records keep theirs: it also names the record that must be submitted.
+    pub fn detach_null_id(&mut self, id: u32) {
+        let unlink = |v: &mut Value| {
+            if let Value::Ptr(p) = v
+                && p.nullable
+                && p.null_id == id
+                && !matches!(p.region, Region::Mem { ringbuf: true, .. })
+            {
+                p.null_id = 0;
+            }
+        };
+        for v in self.regs.iter_mut() {
+            unlink(v);
+        }
+        for frame in self.frames.iter_mut() {
+            for (_, v) in frame.stack.slots_mut() {
+                unlink(v);
+            }
+        }
+    }
+
     /// Stores a value without touching the zone (the caller has set the variable's relations).
     pub fn put(&mut self, loc: Loc, value: Value) {
         match loc {
@@ -507,6 +531,7 @@ pub fn join_value(a: &Value, b: &Value) -> Value {
                 off: p.off.join(&q.off),
                 nullable: p.nullable || q.nullable,
                 null_id: p.null_id.max(q.null_id),
+                probe_mem: (!p.nullable || p.probe_mem) && (!q.nullable || q.probe_mem),
             })
         }
         // A pointer on one path and NULL on the other is a pointer that may be NULL.
@@ -543,6 +568,7 @@ pub fn widen_value(a: &Value, b: &Value, thresholds: &[i64]) -> Value {
                 off: p.off.widen(&q.off, thresholds),
                 nullable: p.nullable || q.nullable,
                 null_id: p.null_id.max(q.null_id),
+                probe_mem: (!p.nullable || p.probe_mem) && (!q.nullable || q.probe_mem),
             })
         }
         _ => join_value(a, b),

@@ -10,6 +10,7 @@ use crate::domain::scalar::{self, Scalar};
 use crate::isa::{AluOp, Imm64Kind, Insn, Operand, Width};
 use crate::platform::ProgramType;
 use crate::platform::context::ContextLayout;
+use crate::platform::kernel_btf::{AttachProto, KernelTypes};
 
 /// Everything a transfer function may consult, and where checks report.
 pub struct Env<'a> {
@@ -17,6 +18,11 @@ pub struct Env<'a> {
     pub maps: &'a [MapInfo],
     pub program_type: ProgramType,
     pub layout: Option<&'static ContextLayout>,
+    /// The kernel's BTF, when given: kernel structs are walked member by member.
+    pub kernel: Option<KernelTypes<'a>>,
+    /// The typed arguments of a tracing program's attach target, from the kernel's BTF; `None`
+    /// keeps [`Env::layout`]'s untyped argument slots.
+    pub attach: Option<AttachProto>,
     pub options: &'a Options,
     /// Report failed checks (the final pass) or stay silent (fixpoint iterations).
     pub checking: bool,
@@ -495,7 +501,7 @@ fn ptr_plus(
     src_var: Option<crate::domain::zone::Var>,
 ) {
     let dloc = Loc::Reg(dst as u8);
-    if p.nullable {
+    if p.nullable && !p.probe_mem {
         env.fail(
             pc,
             "null",
@@ -506,11 +512,20 @@ fn ptr_plus(
     match p.region {
         // Kernel objects are only read through probe helpers, which tolerate any address, so
         // walking their fields (`BPF_CORE_READ`) is fine.
+        // A constant offset is kept, so that a typed object's fields can be walked
+        // (`&task->mm`). The result may still be NULL-based: it stays NULL-able, but a check
+        // of it no longer speaks for the object's other copies.
         Region::Kernel { .. } => {
+            let off = match (p.off.is_constant(), n.is_constant()) {
+                (Some(a), Some(b)) if !sub => Scalar::constant(a.wrapping_add(b)),
+                (Some(a), Some(b)) => Scalar::constant(a.wrapping_sub(b)),
+                _ => Scalar::top(),
+            };
             state.set(
                 dloc,
                 Value::Ptr(Ptr {
-                    off: Scalar::top(),
+                    off,
+                    null_id: 0,
                     ..p
                 }),
             );

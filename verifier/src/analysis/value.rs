@@ -93,6 +93,11 @@ pub struct Ptr {
     /// May be NULL; `null_id` links copies so one check covers all.
     pub nullable: bool,
     pub null_id: u32,
+    /// While it may be NULL, loads through it (and offsets from it) are still allowed: Linux's
+    /// untrusted `PTR_TO_BTF_ID` (a traced function's argument, a kernel struct's field), read
+    /// by fault-tolerant `PROBE_MEM` loads. Only helpers that do not take NULL need the check.
+    /// Meaningless when not `nullable`.
+    pub probe_mem: bool,
 }
 
 /// Why a location holds no usable value.
@@ -136,6 +141,7 @@ impl Value {
             off: Scalar::constant(off as u64),
             nullable: false,
             null_id: 0,
+            probe_mem: false,
         })
     }
 

@@ -58,7 +58,7 @@ pub fn apply(
                 reason,
             };
             let expected = compute(relo, local, local).map_err(&fail)?;
-            let target = match &options.target_btf {
+            let target = match options.target_btf.as_deref() {
                 Some(t) => compute(relo, local, t).map_err(&fail)?,
                 None => expected_value(&expected),
             };

@@ -43,8 +43,10 @@ pub struct LoadOptions {
     /// program calls. A `.text` function called by a typed program takes that program's type.
     pub default_type: ProgramType,
     /// Kernel BTF to apply CO-RE relocations against (e.g. /sys/kernel/btf/vmlinux); without it,
-    /// relocations are resolved against the object's own BTF.
-    pub target_btf: Option<Btf>,
+    /// relocations are resolved against the object's own BTF. The loaded [`Object`] keeps it:
+    /// the analysis types tracing programs' arguments from it. Shared, because one kernel BTF
+    /// (megabytes) serves every object a command loads.
+    pub target_btf: Option<std::sync::Arc<Btf>>,
 }
 
 impl Default for LoadOptions {
@@ -130,6 +132,8 @@ pub struct Object {
     /// Contents of the `license` section, if any.
     pub license: Option<String>,
     pub btf: Option<Btf>,
+    /// The kernel BTF the object was loaded for ([`LoadOptions::target_btf`]), if any.
+    pub kernel_btf: Option<std::sync::Arc<Btf>>,
 }
 
 /// Loads every program of an ELF object.
@@ -206,6 +210,7 @@ pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Object, LoadError> {
         maps: map_table.maps,
         license,
         btf,
+        kernel_btf: options.target_btf.clone(),
     })
 }
 

@@ -133,6 +133,7 @@ pub fn refine(
                     program_type: program.program_type,
                     section: &program.section,
                     maps: &maps,
+                    kernel_btf: object.kernel_btf.as_deref(),
                 };
                 judge(
                     d,

@@ -149,6 +149,7 @@ impl Runner<'_> {
             program_type: ProgramType::Xdp,
             section: "",
             maps: &self.maps,
+            kernel_btf: None,
         };
         verify_from(input, &self.options, &self.pre)
     }
@@ -171,6 +172,7 @@ impl Runner<'_> {
             program_type: ProgramType::Xdp,
             section: "",
             maps: &self.maps,
+            kernel_btf: None,
         };
         let options = Options {
             collect_invariants: true,

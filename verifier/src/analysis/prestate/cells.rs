@@ -124,6 +124,7 @@ impl Builder {
                             off,
                             nullable: false,
                             null_id: 0,
+                            probe_mem: false,
                         }),
                     );
                 }

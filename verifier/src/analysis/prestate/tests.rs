@@ -23,6 +23,7 @@ fn run(pre: &[&str], src: &str) -> (PreState, Report) {
         program_type: ProgramType::Xdp,
         section: "",
         maps: &maps,
+        kernel_btf: None,
     };
     let r = verify_from(input, &Options::default(), &pre);
     (pre, r)

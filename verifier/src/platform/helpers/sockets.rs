@@ -51,9 +51,17 @@ const CASTERS: &[T] = &[
     T::Lsm,
 ];
 
-/// An `skc_to_*` cast of a socket to a more specific BTF type, NULL if it is not one.
+/// An `skc_to_*` cast of a socket to a more specific BTF type, NULL if it is not one. Every cast
+/// begins `if (sk && ...)`, so a socket that may be NULL (a traced function's argument) is
+/// accepted unchecked, as Linux accepts it.
 const fn cast(id: i32, name: &'static str, to: &'static str) -> HelperProto {
-    helper(id, name, &[SOCK], ret_btf_or_null(to)).only(CASTERS)
+    helper(
+        id,
+        name,
+        &[Arg::Socket { nullable: true }],
+        ret_btf_or_null(to),
+    )
+    .only(CASTERS)
 }
 
 pub(super) const SOCKETS: &[HelperProto] = &[
