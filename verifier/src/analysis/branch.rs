@@ -345,9 +345,11 @@ fn set_null(state: &mut State, p: &Ptr, reg: Option<usize>, null: bool) {
             state.set(Loc::Reg(r as u8), v);
         }
         for frame in state.frames.iter_mut() {
-            for (_, v) in frame.stack.slots_mut() {
-                if matches(v) {
-                    fix(v);
+            if frame.stack.slots().any(|(_, v)| matches(v)) {
+                for (_, v) in std::rc::Rc::make_mut(&mut frame.stack).slots_mut() {
+                    if matches(v) {
+                        fix(v);
+                    }
                 }
             }
         }

@@ -10,11 +10,11 @@ use super::helper_args::check_arg;
 use super::state::{Frame, Loc, State};
 use super::transfer::{Env, check_usable};
 use super::value::{Ptr, Region, Unusable, Value};
-use crate::analysis::stack::Stack;
 use crate::domain::scalar::Scalar;
 use crate::isa::{CallTarget, Insn};
 use crate::platform::helpers::{Arg, Ret, proto};
 use crate::platform::{ProgramType, helper_name};
+use std::rc::Rc;
 
 /// The `bpf_tail_call` helper.
 const TAIL_CALL: i32 = 12;
@@ -388,7 +388,7 @@ pub fn enter(state: &mut State) {
             .assign_var(super::state::saved_var(depth, 6 + i), var, 0);
     }
     state.frames.push(Frame {
-        stack: Stack::default(),
+        stack: Rc::default(),
         saved: vec![],
         callback: false,
     });
@@ -459,7 +459,7 @@ pub fn enter_callback(state: &mut State, helper: i32, maps: &[MapInfo]) {
         frame.saved = saved;
     }
     state.frames.push(Frame {
-        stack: Stack::default(),
+        stack: Rc::default(),
         saved: vec![],
         callback: true,
     });

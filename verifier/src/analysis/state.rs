@@ -12,6 +12,7 @@ use super::stack::Stack;
 use super::value::srange;
 use super::value::{Ptr, Region, Unusable, Value};
 use crate::domain::zone::{Var, Zone};
+use std::rc::Rc;
 
 /// Largest packet Linux handles (`MAX_PACKET_OFF`).
 pub const MAX_PACKET_SIZE: i64 = 0xffff;
@@ -52,7 +53,11 @@ pub fn counter_var(index: usize) -> Var {
 /// A caller's frame while a callee runs: its stack and the registers the call preserves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
-    pub stack: Stack,
+    /// Shared by the frame's clones until one of them writes it (`Rc::make_mut`, in
+    /// [`State::stack_mut`] and the passes that rewrite slots): states are cloned on every edge,
+    /// and most edges leave the stack alone. Joins of two states that still share a stack skip
+    /// it.
+    pub stack: Rc<Stack>,
     /// r6-r10 of this frame, saved while a callee runs (unused for the innermost frame); all of
     /// r0-r10 while a callback runs (the helper call that runs it has not returned).
     pub saved: Vec<Value>,
@@ -99,7 +104,7 @@ impl State {
             bottom: false,
             regs: std::array::from_fn(|_| Value::uninit()),
             frames: vec![Frame {
-                stack: Stack::default(),
+                stack: Rc::default(),
                 saved: vec![],
                 callback: false,
             }],
@@ -124,11 +129,13 @@ impl State {
     }
 
     pub fn stack(&self, depth: usize) -> Option<&Stack> {
-        self.frames.get(depth).map(|f| &f.stack)
+        self.frames.get(depth).map(|f| &*f.stack)
     }
 
     pub fn stack_mut(&mut self, depth: usize) -> Option<&mut Stack> {
-        self.frames.get_mut(depth).map(|f| &mut f.stack)
+        self.frames
+            .get_mut(depth)
+            .map(|f| Rc::make_mut(&mut f.stack))
     }
 
     /// Sets a location to a value with no relation to anything but its own bounds.
@@ -167,8 +174,15 @@ impl State {
             unlink(v);
         }
         for frame in self.frames.iter_mut() {
-            for (_, v) in frame.stack.slots_mut() {
-                unlink(v);
+            let linked = frame.stack.slots().any(|(_, v)| {
+                let mut w = v.clone();
+                unlink(&mut w);
+                w != *v
+            });
+            if linked {
+                for (_, v) in Rc::make_mut(&mut frame.stack).slots_mut() {
+                    unlink(v);
+                }
             }
         }
     }
@@ -215,7 +229,7 @@ impl State {
         // Only variables with bounds can tighten anything: visit those (a sorted range per
         // frame), not every location.
         let regs = self.zone.bounds_in(Var(REG_BASE), Var(REG_BASE + 11));
-        for (var, lo, hi) in regs {
+        for (var, lo, hi) in regs.iter() {
             let r = (var.0 - REG_BASE) as usize;
             if !reduce_value(&mut self.zone, &mut self.regs[r], var, lo, hi) {
                 self.bottom = true;
@@ -225,14 +239,21 @@ impl State {
         for depth in 0..self.frames.len() {
             let base = SLOT_BASE + depth as u32 * 64;
             let slots = self.zone.bounds_in(Var(base), Var(base + 64));
-            for (var, lo, hi) in slots {
+            for (var, lo, hi) in slots.iter() {
                 let slot = (var.0 - base) as usize;
-                let Some(value) = self.frames[depth].stack.slot_mut(slot) else {
+                // Reduce a copy and write it back only if it changed: the stack may be shared.
+                let Some(old) = self.frames[depth].stack.slot(slot) else {
                     continue;
                 };
-                if !reduce_value(&mut self.zone, value, var, lo, hi) {
+                let mut value = old.clone();
+                if !reduce_value(&mut self.zone, &mut value, var, lo, hi) {
                     self.bottom = true;
                     return;
+                }
+                if value != *old
+                    && let Some(v) = Rc::make_mut(&mut self.frames[depth].stack).slot_mut(slot)
+                {
+                    *v = value;
                 }
             }
         }
@@ -244,7 +265,7 @@ impl State {
             f(v);
         }
         for frame in self.frames.iter_mut() {
-            for (_, v) in frame.stack.slots_mut() {
+            for (_, v) in Rc::make_mut(&mut frame.stack).slots_mut() {
                 f(v);
             }
             for v in frame.saved.iter_mut() {
@@ -659,7 +680,12 @@ impl State {
             },
         };
         for (f, g) in self.frames.iter().zip(&other.frames) {
-            let stack = f.stack.join(&g.stack, &values);
+            // A stack both states still share joins (and widens) to itself.
+            let stack = if Rc::ptr_eq(&f.stack, &g.stack) {
+                f.stack.clone()
+            } else {
+                Rc::new(f.stack.join(&g.stack, &values))
+            };
             let saved = f
                 .saved
                 .iter()
@@ -726,7 +752,7 @@ impl State {
         self.frames.len() == other.frames.len()
             && (0..11).all(|r| leq_value(&self.regs[r], &other.regs[r]))
             && self.frames.iter().zip(&other.frames).all(|(f, g)| {
-                f.stack.leq(&g.stack, leq_value)
+                (Rc::ptr_eq(&f.stack, &g.stack) || f.stack.leq(&g.stack, leq_value))
                     && f.saved.iter().zip(&g.saved).all(|(a, b)| leq_value(a, b))
             })
             && self.records.iter().all(|r| other.records.contains(r))
