@@ -838,3 +838,39 @@ fn pointers_to_different_entries_of_one_map_may_differ() {
     let (verdict, _, first) = check(ProgramType::Xdp, stack, &opts);
     assert_eq!(verdict, Verdict::Accepted, "{first}");
 }
+
+/// Tracing programs' return values follow the attach kind (Linux's `check_return_code`):
+/// fentry/fexit return 0, iterators 0 or 1, tp_btf and fmod_ret anything.
+#[test]
+fn tracing_return_values_follow_the_attach_kind() {
+    let opts = Options::default();
+    for (section, r0, ok) in [
+        ("fentry/tcp_close", 0, true),
+        ("fentry/tcp_close", 1, false),
+        ("fexit.s/do_unlinkat", 7, false),
+        ("iter/task", 1, true),
+        ("iter/task", 2, false),
+        ("tp_btf/sched_switch", 7, true),
+        ("fmod_ret/security_file_open", -1, true),
+    ] {
+        let (verdict, kind, first) = check_in(
+            section,
+            ProgramType::Tracing,
+            &format!("mov %r0, {r0}\nexit"),
+            &opts,
+        );
+        if ok {
+            assert_eq!(
+                verdict,
+                Verdict::Accepted,
+                "{section} returning {r0}: {first}"
+            );
+        } else {
+            assert_eq!(
+                (verdict, kind),
+                (Verdict::Rejected, Some("exit")),
+                "{section} returning {r0}: {first}"
+            );
+        }
+    }
+}

@@ -324,7 +324,7 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
     }
     match &r0 {
         Value::Num(n) => {
-            if let Some((lo, hi)) = return_range(env.program_type)
+            if let Some((lo, hi)) = return_range(env.program_type, env.section)
                 && (n.signed_range().0 < lo || n.signed_range().1 > hi)
             {
                 env.fail(
@@ -359,9 +359,18 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
     }
 }
 
-/// The return values Linux accepts per program type (`check_return_code`).
-pub(crate) fn return_range(t: ProgramType) -> Option<(i64, i64)> {
+/// The return values Linux accepts per program type and, for tracing programs, per attach kind
+/// as the section names it (`check_return_code`): fentry and fexit programs return 0 (the
+/// trampoline ignores anything else, and Linux refuses it), iterators 0 or 1 (1 asks to see the
+/// object again); tp_btf and fmod_ret programs may return anything.
+pub(crate) fn return_range(t: ProgramType, section: &str) -> Option<(i64, i64)> {
+    let kind = section.split('/').next().unwrap_or("");
     match t {
+        ProgramType::Tracing => match kind {
+            "fentry" | "fentry.s" | "fexit" | "fexit.s" => Some((0, 0)),
+            "iter" | "iter.s" => Some((0, 1)),
+            _ => None,
+        },
         ProgramType::CgroupSkb
         | ProgramType::CgroupSock
         | ProgramType::CgroupDevice

@@ -150,6 +150,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         insns: input.insns,
         maps: input.maps,
         program_type: input.program_type,
+        section: input.section,
         layout: context::layout_for(input.program_type, input.section),
         kernel,
         attach,

@@ -17,6 +17,8 @@ pub struct Env<'a> {
     pub insns: &'a [Insn],
     pub maps: &'a [MapInfo],
     pub program_type: ProgramType,
+    /// The ELF section the program came from: the attach point, which some rules depend on.
+    pub section: &'a str,
     pub layout: Option<&'static ContextLayout>,
     /// The kernel's BTF, when given: kernel structs are walked member by member.
     pub kernel: Option<KernelTypes<'a>>,

@@ -47,6 +47,7 @@ pub fn property(
     d: &Diagnostic,
     insn: &Insn,
     program_type: ProgramType,
+    section: &str,
 ) -> Result<Property, String> {
     let access = || match *insn {
         Insn::Load { size, src, off, .. } => Some((src, off, size.bytes())),
@@ -86,7 +87,7 @@ pub fn property(
             _ => Err("not a division by a register".into()),
         },
         "exit" if matches!(insn, Insn::Exit) && m.contains("must return a value in") => {
-            let (lo, hi) = crate::analysis::calls::return_range(program_type)
+            let (lo, hi) = crate::analysis::calls::return_range(program_type, section)
                 .ok_or("no return range for this program type")?;
             Ok(Property::ExitIn { lo, hi })
         }

@@ -202,7 +202,8 @@ fn judge(
         .insns
         .get(d.pc)
         .ok_or_else(|| Status::Unknown("pc outside the program".into()))?;
-    let property = alarm::property(d, insn, program.program_type).map_err(Status::Unknown)?;
+    let property = alarm::property(d, insn, program.program_type, &program.section)
+        .map_err(Status::Unknown)?;
     // Every check of this alarm (discharge, witnesses, retries, unrolled query) shares `time`.
     let deadline = Instant::now() + time;
     let unknown = |e: Unsupported| Status::Unknown(e.0);
