@@ -332,7 +332,17 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
                     "exit",
                     format!(
                         "{} programs must return a value in [{lo}, {hi}], but r0 is {n}",
-                        env.program_type
+                        match env.program_type {
+                            // The attach kind decides (`fentry`, `iter`).
+                            ProgramType::Tracing => {
+                                env.section
+                                    .split('/')
+                                    .next()
+                                    .unwrap_or("tracing")
+                                    .to_owned()
+                            }
+                            t => t.to_string(),
+                        }
                     ),
                     vec![],
                 );
