@@ -33,6 +33,9 @@ pub struct AuditArgs {
     /// Re-run the verification locally on this object and confirm the same digest and verdict.
     #[arg(long, value_name = "FILE.o")]
     pub reverify: Option<PathBuf>,
+    /// With `--reverify`: the kernel BTF the verdict names (its sha256 must match).
+    #[arg(long, value_name = "FILE", requires = "reverify")]
+    pub btf: Option<PathBuf>,
 }
 
 /// `vouch audit`: exit 0 when the bundle is authentic (and, with `--reverify`, the local
@@ -70,6 +73,9 @@ pub fn audit(args: &AuditArgs) -> Result<bool> {
         p.options.strict_div,
         p.options.allow_ptr_leaks
     );
+    if let Some(btf) = &p.options.kernel_btf {
+        println!("  kernel    BTF {btf}");
+    }
     println!(
         "  signed by {} at {}, expires {}",
         bundle.key_id, p.issued_at, p.expires_at
@@ -81,18 +87,41 @@ pub fn audit(args: &AuditArgs) -> Result<bool> {
     let Some(object_path) = &args.reverify else {
         return Ok(true);
     };
-    reverify(s, object_path)
+    reverify(s, object_path, args.btf.as_deref())
 }
 
-fn reverify(s: &vouch_proto::envelope::Statement, path: &Path) -> Result<bool> {
+fn reverify(s: &vouch_proto::envelope::Statement, path: &Path, btf: Option<&Path>) -> Result<bool> {
     let p = &s.predicate;
     let bytes = crate::object::read_input(path)?;
     let program_type = ProgramType::from_name(&p.program.program_type)
         .with_context(|| format!("unknown program type `{}`", p.program.program_type))?;
+    // The kernel BTF the verdict was relocated and typed against, and only that one.
+    let target_btf = match (&p.options.kernel_btf, btf) {
+        (None, None) => None,
+        (Some(want), None) => {
+            bail!("the verdict was checked against kernel BTF {want}: pass that file with --btf")
+        }
+        (None, Some(_)) => bail!("the verdict names no kernel BTF: re-verify without --btf"),
+        (Some(want), Some(path)) => {
+            let bytes = crate::object::read_input(path)?;
+            let got = format!("sha256:{}", vouch_proto::envelope::sha256_hex(&bytes));
+            if got != *want {
+                println!(
+                    "  reverify  REFUSED: {} is kernel BTF {got}, the verdict names {want}",
+                    path.display()
+                );
+                return Ok(false);
+            }
+            let parsed = vouch_verifier::elf::btf::Btf::parse(&bytes)
+                .with_context(|| format!("{}: invalid BTF", path.display()))?;
+            Some(std::sync::Arc::new(parsed))
+        }
+    };
     let object = load(
         &bytes,
         &LoadOptions {
             program_type: Some(program_type),
+            target_btf,
             ..LoadOptions::default()
         },
     )

@@ -103,8 +103,9 @@ pub fn run(args: &LoadArgs) -> Result<bool> {
         strict_div: false,
         allow_ptr_leaks: false,
         jit_target: vouch_proto::JIT_TARGET_X86_64_SYSV.into(),
+        btf: None,
     };
-    let request = submit.request(elf);
+    let request = submit.request(elf)?;
     let programs = vouch_verifier::elf::load(&request.elf, &Default::default())
         .map(|o| o.programs.len())
         .unwrap_or(0);

@@ -159,11 +159,24 @@ pub struct SubmitArgs {
     /// JIT target for accepted programs (`none` for no image).
     #[arg(long, default_value = vouch_proto::JIT_TARGET_X86_64_SYSV)]
     pub jit_target: String,
+    /// The BTF of the kernel the programs will run on (this host's: /sys/kernel/btf/vmlinux),
+    /// sent with the object: CO-RE relocations resolve against it and it types tracing
+    /// programs' arguments. The verdict names its sha256.
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
 }
 
 impl SubmitArgs {
-    pub fn request(&self, elf: Vec<u8>) -> VerifyRequest {
-        VerifyRequest {
+    pub fn request(&self, elf: Vec<u8>) -> Result<VerifyRequest> {
+        let kernel_btf = match &self.btf {
+            Some(path) => crate::object::read_limited(
+                path,
+                vouch_server::kernel_btf::MAX_KERNEL_BTF_BYTES as u64,
+            )?,
+            None => vec![],
+        };
+        Ok(VerifyRequest {
+            kernel_btf,
             elf: elf.into(),
             file_name: self
                 .file
@@ -187,7 +200,7 @@ impl SubmitArgs {
             } else {
                 self.jit_target.clone()
             },
-        }
+        })
     }
 }
 
@@ -199,7 +212,7 @@ pub fn status_error(status: tonic::Status) -> anyhow::Error {
 /// `vouch submit`: verify remotely, write one bundle per program, print verdicts like `check`.
 pub fn submit(args: &SubmitArgs) -> Result<bool> {
     let elf = crate::object::read_input(&args.file)?;
-    let request = args.request(elf);
+    let request = args.request(elf)?;
     let file = args.file.display().to_string();
     let response = runtime()?.block_on(async {
         let mut client = args.server.connect().await?;

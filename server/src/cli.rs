@@ -234,9 +234,13 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send + 'static
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("cannot build the reflection service")?;
-    // Leave room above the ELF limit for the other fields, so an oversized object gets our
+    // Leave room above the ELF and kernel BTF limits for the other fields, so an oversized
+    // object gets our
     // RESOURCE_EXHAUSTED with its size rather than a bare decoding error.
-    let message_limit = args.max_elf_bytes.saturating_add(1 << 20);
+    let message_limit = args
+        .max_elf_bytes
+        .saturating_add(crate::kernel_btf::MAX_KERNEL_BTF_BYTES)
+        .saturating_add(1 << 20);
     let verifier = InterceptedService::new(
         VerifierServer::new(service)
             .max_decoding_message_size(message_limit)

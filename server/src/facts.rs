@@ -148,8 +148,11 @@ pub fn helper_ids(program: &Program) -> Vec<i64> {
 }
 
 /// The statement's view of the analysis options.
-pub fn options_info(options: &Options) -> OptionsInfo {
+/// The options a statement names: the analysis options and, when one was given, the digest of
+/// the kernel BTF (`sha256:<hex>`).
+pub fn options_info(options: &Options, kernel_btf: Option<&str>) -> OptionsInfo {
     OptionsInfo {
+        kernel_btf: kernel_btf.map(str::to_owned),
         domain: if options.relational {
             "zone"
         } else {
@@ -257,7 +260,7 @@ mod tests {
                 strict_div: true,
                 ..Options::default()
             };
-            assert_eq!(options_from_info(&options_info(&o)), Some(o));
+            assert_eq!(options_from_info(&options_info(&o, None)), Some(o));
         }
     }
 }

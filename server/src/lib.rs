@@ -14,5 +14,6 @@ pub mod corked;
 pub mod deadline;
 pub mod facts;
 pub mod image;
+pub mod kernel_btf;
 pub mod metrics;
 pub mod service;

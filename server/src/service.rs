@@ -15,6 +15,7 @@ use crate::cache::{self, Cache, Entry, Key};
 use crate::deadline::{Arrived, Deadline, grpc_timeout};
 use crate::facts;
 use crate::image::Jitted;
+use crate::kernel_btf::{KernelBtfs, MAX_KERNEL_BTF_BYTES};
 use crate::metrics::{Method, Metrics};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -107,6 +108,7 @@ struct State {
     pool: Arc<Semaphore>,
     max_elf_bytes: usize,
     deadline: Duration,
+    kernel_btfs: Arc<KernelBtfs>,
 }
 
 #[derive(Clone)]
@@ -146,6 +148,7 @@ impl VerifierService {
                 pool: Arc::new(Semaphore::new(config.workers.max(1))),
                 max_elf_bytes: config.max_elf_bytes,
                 deadline: config.deadline,
+                kernel_btfs: Arc::default(),
             }),
         }
     }
@@ -170,6 +173,12 @@ fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status
         return Err(Status::resource_exhausted(format!(
             "the object is {} bytes; this server verifies objects up to {max_elf_bytes} bytes",
             request.elf.len()
+        )));
+    }
+    if request.kernel_btf.len() > MAX_KERNEL_BTF_BYTES {
+        return Err(Status::resource_exhausted(format!(
+            "kernel_btf is {} bytes; this server accepts kernel BTF up to {MAX_KERNEL_BTF_BYTES} bytes",
+            request.kernel_btf.len()
         )));
     }
     let o = request.options.unwrap_or_default();
@@ -221,11 +230,21 @@ fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status
 fn run_job(
     job: &Job,
     cache: &Cache,
+    kernel_btfs: &KernelBtfs,
     signer: &Signer,
     metrics: &Metrics,
 ) -> Result<Verified, Status> {
+    let kernel_btf = match job.request.kernel_btf.is_empty() {
+        true => None,
+        false => Some(
+            kernel_btfs
+                .get(&job.request.kernel_btf)
+                .map_err(Status::invalid_argument)?,
+        ),
+    };
     let load_options = LoadOptions {
         program_type: job.program_type,
+        target_btf: kernel_btf.as_ref().map(|k| k.btf.clone()),
         ..LoadOptions::default()
     };
     let object = load(&job.request.elf, &load_options)
@@ -247,7 +266,8 @@ fn run_job(
             "no program of the object matches the selection",
         ));
     }
-    let options_info = facts::options_info(&job.options);
+    let options_info =
+        facts::options_info(&job.options, kernel_btf.as_ref().map(|k| k.digest.as_str()));
     let version = vouch_verifier::VERSION;
     let target = job.request.jit_target.as_str();
     let object_digest: Option<[u8; 32]> =
@@ -355,11 +375,16 @@ fn run_job(
         cache.insert(key, entry.clone());
         out.push((key, entry, false));
     }
-    cache.requests().insert(
-        job.request_slot,
-        &job.request,
-        out.iter().map(|(k, _, _)| *k).collect(),
-    );
+    // A request that carries a kernel BTF is not indexed: the index keeps a copy of every
+    // field, and megabytes of BTF per entry would crowd out the objects. Its programs are
+    // still answered from the program cache, after the load.
+    if job.request.kernel_btf.is_empty() {
+        cache.requests().insert(
+            job.request_slot,
+            &job.request,
+            out.iter().map(|(k, _, _)| *k).collect(),
+        );
+    }
     Ok(out)
 }
 
@@ -389,7 +414,10 @@ impl VerifierService {
             let slot = cache.requests().slot(request);
             (slot, cache.requests().get(slot, request))
         };
-        let (slot, keys) = if request.elf.len() <= HASH_INLINE_LIMIT {
+        let (slot, keys) = if !request.kernel_btf.is_empty() {
+            // Not indexed (see `run_job`).
+            (0, None)
+        } else if request.elf.len() <= HASH_INLINE_LIMIT {
             index(&s.cache, &request)
         } else {
             let (cache, r) = (s.cache.clone(), request.clone());
@@ -465,9 +493,10 @@ impl VerifierService {
 
     async fn verify_on_pool(&self, job: Job, deadline: Deadline) -> Result<Verified, Status> {
         let s = &self.state;
-        let (pool, cache, signer, metrics) = (
+        let (pool, cache, kernel_btfs, signer, metrics) = (
             s.pool.clone(),
             s.cache.clone(),
+            s.kernel_btfs.clone(),
             s.signer.clone(),
             s.metrics.clone(),
         );
@@ -479,7 +508,7 @@ impl VerifierService {
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 metrics.inflight.fetch_add(1, Relaxed);
-                let r = run_job(&job, &cache, &signer, &metrics);
+                let r = run_job(&job, &cache, &kernel_btfs, &signer, &metrics);
                 metrics.inflight.fetch_sub(1, Relaxed);
                 r
             })

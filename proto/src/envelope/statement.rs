@@ -108,6 +108,11 @@ pub struct OptionsInfo {
     pub domain: String,
     pub strict_div: bool,
     pub allow_ptr_leaks: bool,
+    /// `sha256:<hex>` of the kernel BTF the program was relocated and typed against; absent
+    /// when none was given (and then absent from the JSON, so statements without one read as
+    /// before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_btf: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -301,6 +306,7 @@ pub(crate) mod tests {
                 domain: "zone".into(),
                 strict_div: false,
                 allow_ptr_leaks: false,
+                kernel_btf: None,
             },
             maps: vec![MapBinding {
                 index: 0,

@@ -4,6 +4,7 @@
 mod driver;
 mod grpc;
 mod harness;
+mod kernel_btf;
 
 use harness::{Server, object, request, write_key};
 use std::collections::{BTreeMap, HashSet};
