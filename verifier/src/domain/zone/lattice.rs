@@ -32,6 +32,17 @@ pub(super) fn leq(g1: &Graph, g2: &Graph) -> bool {
 /// (e.g. `x = y = 1` joined with `x = y = 2` gives `x = y`, which neither side stores). Those
 /// pairs are the only ones enumerated beyond the stored edges.
 pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
+    // Two clones of one zone that neither changed (the paths differ in registers or the stack
+    // only): every node is shared, and the join is either.
+    if g1.nodes.len() == g2.nodes.len()
+        && g1
+            .nodes
+            .iter()
+            .zip(g2.nodes.iter())
+            .all(|((v1, n1), (v2, n2))| v1 == v2 && Rc::ptr_eq(n1, n2))
+    {
+        return g1.clone();
+    }
     let mut out = Graph {
         nodes: VarMap::with_capacity(g1.nodes.len().min(g2.nodes.len())),
     };
