@@ -33,7 +33,7 @@ fn unsafe_programs() -> Vec<(String, String, String)> {
 }
 
 /// Unsafe programs whose bug is reachable with concrete inputs and that the interpreter traps
-/// on (or, for `bug_exit_value`, returns the bad value) when it replays the counterexample.
+/// on (or, for `bug_exit_value` and `bug_fentry_return`, returns the bad value) when it replays the counterexample.
 /// The others, and why not, are listed in corpus/README.md ("Z3 counterexamples").
 const MUST_CONFIRM: &[&str] = &[
     "bug_packet_oob_nocheck",
@@ -50,6 +50,7 @@ const MUST_CONFIRM: &[&str] = &[
     "bug_stale_pkt_adjust_head",
     "bug_stale_pkt_pull_data",
     "bug_exit_value",
+    "bug_fentry_return",
     "bug_rodata_write",
 ];
 

@@ -51,6 +51,7 @@ fn input(program_type: ProgramType, packet: Option<Vec<u8>>, meta_len: usize) ->
         meta_len,
         socket: 0,
         kernel_object: KernelMemory::default().base,
+        args_from_ctx: false,
     }
 }
 

@@ -222,6 +222,8 @@ pub struct Run {
     pub socket: u64,
     /// What never-NULL kernel pointer fields hold.
     kernel_object: u64,
+    /// See [`RunInput::args_from_ctx`].
+    args_from_ctx: bool,
     /// Map handles given out: address → map index, and back.
     handles: HashMap<u64, usize>,
     handle_of: HashMap<usize, (SharedBytes, u64)>,
@@ -249,6 +251,9 @@ pub struct RunInput {
     pub socket: u64,
     /// What a never-NULL `Socket` field (`bpf_sock_addr.sk`, ...) holds: a kernel address.
     pub kernel_object: u64,
+    /// A tracing program's arguments (`BtfArg` fields) are the context's bytes, not the kernel
+    /// object's address: a replayed counterexample chose them, as numbers.
+    pub args_from_ctx: bool,
 }
 
 impl RunInput {
@@ -279,6 +284,7 @@ impl RunInput {
             meta_len,
             socket: 0,
             kernel_object: super::KernelMemory::default().base,
+            args_from_ctx: false,
         };
         match packet {
             Some(p) => input.with_packet(p),
@@ -336,6 +342,7 @@ impl Run {
             flow_keys,
             socket: input.socket,
             kernel_object: input.kernel_object,
+            args_from_ctx: input.args_from_ctx,
             handles: HashMap::new(),
             handle_of: HashMap::new(),
             records: HashMap::new(),
@@ -366,6 +373,9 @@ impl Run {
             .fields
             .iter()
             .find(|f| u64::from(f.offset) == offset && size <= f.size as usize)?;
+        if field.kind == FieldKind::BtfArg && self.args_from_ctx {
+            return None;
+        }
         let packet = self.packet.as_ref();
         Some(match field.kind {
             FieldKind::PacketStart => packet.map_or(0, Packet::data_addr),

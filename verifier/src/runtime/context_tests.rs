@@ -12,6 +12,7 @@ fn xdp(packet: Vec<u8>, meta_len: usize) -> RunInput {
         meta_len,
         socket: 0,
         kernel_object: 0,
+        args_from_ctx: false,
     }
 }
 
@@ -129,6 +130,7 @@ fn skb_helpers_load_store_and_checksum() {
         meta_len: 0,
         socket: 0,
         kernel_object: 0,
+        args_from_ctx: false,
     };
     // skb_load_bytes(skb, 60, stack, 8): past the end → -EFAULT; (skb, 8, stack, 4) → bytes.
     let load = |off: u32, len: u32| {

@@ -36,6 +36,7 @@ fn input(t: ProgramType, packet: Option<Vec<u8>>) -> RunInput {
         meta_len: 0,
         socket: 0,
         kernel_object: KernelMemory::default().base,
+        args_from_ctx: false,
     }
 }
 

@@ -67,6 +67,8 @@ pub fn replay(
         meta_len: cx.meta_len as usize,
         socket: 0,
         kernel_object: rt.kernel_object() as u64,
+        // The encoding reads tracing arguments from the context's bytes (`encode::insn`).
+        args_from_ctx: true,
     };
     if has_packet {
         input = input.with_packet(cx.packet.clone());

@@ -221,6 +221,9 @@ impl Encoder<'_> {
                     FieldKind::PacketStart => Val::ptr(T_PACKET, s.data.clone()),
                     FieldKind::PacketEnd => Val::ptr(T_PACKET, s.end.clone()),
                     FieldKind::PacketMeta => Val::ptr(T_PACKET, s.meta.clone()),
+                    // A traced function's argument may be any value: the context's bytes, which
+                    // the model chooses and the replay passes on (`RunInput::args_from_ctx`).
+                    FieldKind::BtfArg => continue,
                     _ => Val::unknown(BV::fresh_const("ctx_ptr", 64)),
                 };
                 let hit = addr.eq(&self.ctx_base + bv(u64::from(f.offset)));
