@@ -380,7 +380,7 @@ impl<'a> KernelTypes<'a> {
         let Ok(msize) = self.btf.size_of(m.ty) else {
             return Some(Err(format!("member `{mname}` of `{tname}` has no size")));
         };
-        let true_end = moff + msize;
+        let true_end = moff.saturating_add(msize);
         if off >= true_end {
             return None;
         }
@@ -463,7 +463,7 @@ impl<'a> KernelTypes<'a> {
             let Ok(msize) = self.btf.size_of(m.ty) else {
                 continue;
             };
-            if off < moff || off >= moff + msize {
+            if off < moff || off >= moff.saturating_add(msize) {
                 continue;
             }
             let mut t = self.btf.resolve(m.ty).ok()?;

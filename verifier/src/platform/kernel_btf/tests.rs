@@ -248,3 +248,56 @@ fn nested_structs_are_found_at_their_offsets() {
     assert!(!k.nested_at("sock", 8, "sock_common"));
     assert!(!k.nested_at("no_such_struct", 0, "path"));
 }
+
+/// A hostile BTF (members whose sizes overflow, arrays of arrays, a struct that nests itself
+/// through a typedef cycle) and extreme offsets: every walk answers, none panics.
+#[test]
+fn hostile_types_and_offsets_never_panic() {
+    let mut b = BtfBuilder::new();
+    let int = b.int("int", 4, 1, 32);
+    let big = b.array(int, int, u32::MAX);
+    let bigger = b.array(big, int, u32::MAX);
+    let cycle = b.typedef("loop_t", 4); // id 4: the typedef itself
+    assert_eq!(cycle, 4);
+    let s = b.struct_(
+        "hostile",
+        u32::MAX,
+        &[("a", big, 0), ("b", bigger, 64), ("c", cycle, 128)],
+    );
+    let _ = s;
+    let btf = Btf::parse(&b.build()).expect("hostile but well-formed BTF parses");
+    let k = KernelTypes::new(&btf);
+    for off in [
+        0,
+        4,
+        7,
+        8,
+        16,
+        1 << 40,
+        i64::MAX - 8,
+        i64::MAX,
+        -1,
+        i64::MIN,
+    ] {
+        for size in [1, 2, 4, 8] {
+            let _ = k.walk("hostile", off, size);
+            let _ = k.nested_at("hostile", off as u64, "int");
+        }
+    }
+    let fixture = kernel();
+    let k = KernelTypes::new(&fixture);
+    for name in [
+        "sock",
+        "sock_common",
+        "either",
+        "flex",
+        "file",
+        "task_struct",
+    ] {
+        for off in [-1, 0, 1, 3, 47, 48, 1 << 20, i64::MAX - 7, i64::MAX] {
+            for size in [1, 2, 4, 8] {
+                let _ = k.walk(name, off, size);
+            }
+        }
+    }
+}
