@@ -173,3 +173,26 @@ fn helpers_take_structs_nested_at_an_offset() {
     );
     rejected("fentry/vfs_read", &d_path("add %r1, 8\n", ""), "NULL");
 }
+
+/// A pointer that must be NULL-checked before a load is not below one that may be read
+/// unchecked (`probe_mem`), so a loop head holding the latter is not "stable" when the former
+/// arrives; their join must be checked.
+#[test]
+fn must_check_pointers_are_not_covered_by_probe_mem_ones() {
+    use super::state::{join_value, leq_value};
+    use super::value::{Ptr, Region, Value};
+    use crate::domain::scalar::Scalar;
+    let ptr = |probe_mem| {
+        Value::Ptr(Ptr {
+            region: Region::Kernel { btf_name: "sock" },
+            off: Scalar::constant(0),
+            nullable: true,
+            null_id: 0,
+            probe_mem,
+        })
+    };
+    let (must_check, readable) = (ptr(false), ptr(true));
+    assert!(!leq_value(&must_check, &readable));
+    assert!(leq_value(&readable, &must_check));
+    assert_eq!(join_value(&must_check, &readable), must_check);
+}

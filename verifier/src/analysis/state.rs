@@ -604,6 +604,9 @@ pub fn leq_value(a: &Value, b: &Value) -> bool {
             join_region(p.region, q.region) == Some(q.region)
                 && p.off.leq(&q.off)
                 && (!p.nullable || q.nullable)
+                // A pointer that must be checked before any load is not covered by one that
+                // allows loads unchecked (`probe_mem`): the join drops the permission.
+                && (!p.nullable || p.probe_mem || !q.probe_mem)
         }
         (Value::Bad(x), Value::Bad(y)) => x == y || *y == Unusable::Mixed,
         (_, Value::Bad(Unusable::Mixed)) => true,
