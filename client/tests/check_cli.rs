@@ -160,6 +160,13 @@ fn kernel_btf_types_fentry_arguments() {
         eprintln!("skipped: {vmlinux} or {sample} is missing");
         return;
     }
+    // A kernel without a `tcp_close` (renamed, or built without BTF for it) types nothing here.
+    let names_tcp_close =
+        std::fs::read(vmlinux).is_ok_and(|b| b.windows(11).any(|w| w == b"\0tcp_close\0"));
+    if !names_tcp_close {
+        eprintln!("skipped: {vmlinux} names no tcp_close");
+        return;
+    }
     let (code, json, _) = vouch(&["check", "--format", "json", &sample]);
     assert_eq!(code, Some(1), "{json}");
     assert!(
