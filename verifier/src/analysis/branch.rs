@@ -344,15 +344,7 @@ fn set_null(state: &mut State, p: &Ptr, reg: Option<usize>, null: bool) {
             fix(&mut v);
             state.set(Loc::Reg(r as u8), v);
         }
-        for frame in state.frames.iter_mut() {
-            if frame.stack.slots().any(|(_, v)| matches(v)) {
-                for (_, v) in std::rc::Rc::make_mut(&mut frame.stack).slots_mut() {
-                    if matches(v) {
-                        fix(v);
-                    }
-                }
-            }
-        }
+        state.update_slots(matches, fix);
         if null {
             // A NULL ring buffer record needs no submit.
             state.records.retain(|r| *r != id);

@@ -334,13 +334,7 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
                         "{} programs must return a value in [{lo}, {hi}], but r0 is {n}",
                         match env.program_type {
                             // The attach kind decides (`fentry`, `iter`).
-                            ProgramType::Tracing => {
-                                env.section
-                                    .split('/')
-                                    .next()
-                                    .unwrap_or("tracing")
-                                    .to_owned()
-                            }
+                            ProgramType::Tracing => attach_kind(env.section).to_owned(),
                             t => t.to_string(),
                         }
                     ),
@@ -374,9 +368,8 @@ fn exit(env: &mut Env<'_>, state: &mut State, pc: usize) {
 /// trampoline ignores anything else, and Linux refuses it), iterators 0 or 1 (1 asks to see the
 /// object again); tp_btf and fmod_ret programs may return anything.
 pub(crate) fn return_range(t: ProgramType, section: &str) -> Option<(i64, i64)> {
-    let kind = section.split('/').next().unwrap_or("");
     match t {
-        ProgramType::Tracing => match kind {
+        ProgramType::Tracing => match attach_kind(section) {
             "fentry" | "fentry.s" | "fexit" | "fexit.s" => Some((0, 0)),
             "iter" | "iter.s" => Some((0, 1)),
             _ => None,
@@ -390,6 +383,11 @@ pub(crate) fn return_range(t: ProgramType, section: &str) -> Option<(i64, i64)> 
         ProgramType::SkLookup => Some((0, 1)),
         _ => None,
     }
+}
+
+/// The attach kind a tracing program's section names: `fentry` of `fentry/tcp_close`.
+fn attach_kind(section: &str) -> &str {
+    section.split('/').next().unwrap_or_default()
 }
 
 /// Call edge: push a frame for the callee. r1-r5 are its arguments; r6-r10 of the caller are

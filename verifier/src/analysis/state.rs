@@ -11,6 +11,7 @@
 use super::stack::Stack;
 use super::value::srange;
 use super::value::{Ptr, Region, Unusable, Value};
+use crate::domain::scalar::Scalar;
 use crate::domain::zone::{Var, Zone};
 use std::rc::Rc;
 
@@ -161,27 +162,35 @@ impl State {
     /// earlier loop iteration, which a check of the new pointer says nothing about. Ring buffer
     /// records keep theirs: it also names the record that must be submitted.
     pub fn detach_null_id(&mut self, id: u32) {
-        let unlink = |v: &mut Value| {
-            if let Value::Ptr(p) = v
-                && p.nullable
+        let linked = |v: &Value| {
+            matches!(v, Value::Ptr(p) if p.nullable
                 && p.null_id == id
-                && !matches!(p.region, Region::Mem { ringbuf: true, .. })
-            {
+                && !matches!(p.region, Region::Mem { ringbuf: true, .. }))
+        };
+        let unlink = |v: &mut Value| {
+            if let Value::Ptr(p) = v {
                 p.null_id = 0;
             }
         };
-        for v in self.regs.iter_mut() {
+        for v in self.regs.iter_mut().filter(|v| linked(v)) {
             unlink(v);
         }
+        self.update_slots(linked, unlink);
+    }
+
+    /// Applies `f` to every spilled value on every stack that `matches`, copying a stack
+    /// shared with other states only if one of its slots does.
+    pub fn update_slots(
+        &mut self,
+        matches: impl Fn(&Value) -> bool,
+        mut f: impl FnMut(&mut Value),
+    ) {
         for frame in self.frames.iter_mut() {
-            let linked = frame.stack.slots().any(|(_, v)| {
-                let mut w = v.clone();
-                unlink(&mut w);
-                w != *v
-            });
-            if linked {
+            if frame.stack.slots().any(|(_, v)| matches(v)) {
                 for (_, v) in Rc::make_mut(&mut frame.stack).slots_mut() {
-                    unlink(v);
+                    if matches(v) {
+                        f(v);
+                    }
                 }
             }
         }
@@ -547,13 +556,7 @@ pub fn join_value(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Num(x), Value::Num(y)) => Value::Num(x.join(y)),
         (Value::Ptr(p), Value::Ptr(q)) if join_region(p.region, q.region).is_some() => {
-            Value::Ptr(Ptr {
-                region: join_region(p.region, q.region).unwrap_or(p.region),
-                off: p.off.join(&q.off),
-                nullable: p.nullable || q.nullable,
-                null_id: p.null_id.max(q.null_id),
-                probe_mem: (!p.nullable || p.probe_mem) && (!q.nullable || q.probe_mem),
-            })
+            Value::Ptr(join_ptr(p, q, p.off.join(&q.off)))
         }
         // A pointer on one path and NULL on the other is a pointer that may be NULL.
         (Value::Ptr(p), Value::Num(n)) | (Value::Num(n), Value::Ptr(p))
@@ -580,17 +583,23 @@ fn nullable_region(r: Region) -> bool {
     )
 }
 
+/// Two pointers into joinable regions, with offset `off`: NULL-able if either is, readable
+/// unchecked (`probe_mem`) only if every NULL-able side is.
+fn join_ptr(p: &Ptr, q: &Ptr, off: Scalar) -> Ptr {
+    Ptr {
+        region: join_region(p.region, q.region).unwrap_or(p.region),
+        off,
+        nullable: p.nullable || q.nullable,
+        null_id: p.null_id.max(q.null_id),
+        probe_mem: (!p.nullable || p.probe_mem) && (!q.nullable || q.probe_mem),
+    }
+}
+
 pub fn widen_value(a: &Value, b: &Value, thresholds: &[i64]) -> Value {
     match (a, b) {
         (Value::Num(x), Value::Num(y)) => Value::Num(x.widen(y, thresholds)),
         (Value::Ptr(p), Value::Ptr(q)) if join_region(p.region, q.region).is_some() => {
-            Value::Ptr(Ptr {
-                region: join_region(p.region, q.region).unwrap_or(p.region),
-                off: p.off.widen(&q.off, thresholds),
-                nullable: p.nullable || q.nullable,
-                null_id: p.null_id.max(q.null_id),
-                probe_mem: (!p.nullable || p.probe_mem) && (!q.nullable || q.probe_mem),
-            })
+            Value::Ptr(join_ptr(p, q, p.off.widen(&q.off, thresholds)))
         }
         _ => join_value(a, b),
     }
