@@ -267,11 +267,6 @@ impl<'a> KernelTypes<'a> {
         id
     }
 
-    /// Whether `name` is a struct or union of this BTF (pointers to it are walked).
-    pub fn knows(&self, name: &'static str) -> bool {
-        self.struct_id(name).is_some()
-    }
-
     /// What a load of `size` bytes at `offset` of a `struct name` yields (Linux's
     /// `btf_struct_walk`), or `None` if the BTF has no such struct.
     pub fn walk(
@@ -384,29 +379,10 @@ impl<'a> KernelTypes<'a> {
         if off >= true_end {
             return None;
         }
-        let declared = self.btf.resolve(m.ty).ok()?;
-        let is_array = matches!(
-            self.btf.get(declared).map(|t| &t.kind),
-            Some(TypeKind::Array(_))
-        );
-        // An array, multi-dimensional ones linearised, is read element by element.
-        let mut mtype = declared;
-        let mut elems = 1u64;
-        for _ in 0..MAX_WALK_DEPTH {
-            match self.btf.get(mtype).map(|t| &t.kind) {
-                Some(TypeKind::Array(a)) => {
-                    elems = elems.saturating_mul(u64::from(a.nelems));
-                    mtype = self.btf.resolve(a.elem).ok()?;
-                }
-                _ => break,
-            }
-        }
-        let mut moff = moff;
-        let mut elem_size = msize;
-        if is_array {
-            elem_size = msize.checked_div(elems).filter(|&s| s > 0)?;
-            moff += (off - moff) / elem_size * elem_size;
-        }
+        // An array is read element by element (`off < true_end`, so the member has a size).
+        let (mtype, elems) = self.elements(m.ty)?;
+        let elem_size = msize.checked_div(elems).filter(|&s| s > 0)?;
+        let moff = moff + (off - moff) / elem_size * elem_size;
         match self.btf.get(mtype).map(|t| &t.kind) {
             Some(TypeKind::Struct(_) | TypeKind::Union(_)) => {
                 return Some(Ok(Step::Into(mtype, off - moff)));
@@ -466,23 +442,30 @@ impl<'a> KernelTypes<'a> {
             if off < moff || off >= moff.saturating_add(msize) {
                 continue;
             }
-            let mut t = self.btf.resolve(m.ty).ok()?;
-            let mut elems = 1u64;
-            for _ in 0..MAX_WALK_DEPTH {
-                match self.btf.get(t).map(|x| &x.kind) {
-                    Some(TypeKind::Array(a)) => {
-                        elems = elems.saturating_mul(u64::from(a.nelems));
-                        t = self.btf.resolve(a.elem).ok()?;
-                    }
-                    _ => break,
-                }
-            }
+            let (t, elems) = self.elements(m.ty)?;
             let elem_size = msize.checked_div(elems).filter(|&s| s > 0)?;
             if self.composite(t).is_some() {
                 return Some((t, (off - moff) % elem_size));
             }
         }
         None
+    }
+
+    /// The element type of `ty` (itself, resolved, if it is no array; multi-dimensional arrays
+    /// linearised) and how many elements `ty` holds.
+    fn elements(&self, ty: TypeId) -> Option<(TypeId, u64)> {
+        let mut t = self.btf.resolve(ty).ok()?;
+        let mut elems = 1u64;
+        for _ in 0..MAX_WALK_DEPTH {
+            match self.btf.get(t).map(|x| &x.kind) {
+                Some(TypeKind::Array(a)) => {
+                    elems = elems.saturating_mul(u64::from(a.nelems));
+                    t = self.btf.resolve(a.elem).ok()?;
+                }
+                _ => break,
+            }
+        }
+        Some((t, elems))
     }
 
     fn resolved(&self, id: TypeId) -> Option<&crate::elf::btf::Type> {
