@@ -104,7 +104,7 @@ fn reverify(s: &vouch_proto::envelope::Statement, path: &Path, btf: Option<&Path
         (None, Some(_)) => bail!("the verdict names no kernel BTF: re-verify without --btf"),
         (Some(want), Some(path)) => {
             let bytes = crate::object::read_input(path)?;
-            let got = format!("sha256:{}", vouch_proto::envelope::sha256_hex(&bytes));
+            let got = vouch_server::kernel_btf::digest(&bytes);
             if got != *want {
                 println!(
                     "  reverify  REFUSED: {} is kernel BTF {got}, the verdict names {want}",

@@ -5,7 +5,6 @@
 //! the last few distinct blobs are kept parsed, found by their sha256 (which every statement
 //! names anyway).
 
-use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use vouch_verifier::elf::btf::Btf;
 
@@ -14,6 +13,12 @@ pub const MAX_KERNEL_BTF_BYTES: usize = 32 << 20;
 
 /// Parsed blobs kept: enough for the kernels of one fleet's rolling upgrade.
 const KEEP: usize = 4;
+
+/// How statements name a kernel BTF: `sha256:<hex>` of its bytes. `vouch audit --reverify`
+/// compares a local file's against it.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", vouch_proto::envelope::sha256_hex(bytes))
+}
 
 /// A kernel BTF ready for the loader, and the digest statements name (`sha256:<hex>`).
 #[derive(Clone)]
@@ -24,19 +29,18 @@ pub struct KernelBtf {
 
 #[derive(Default)]
 pub struct KernelBtfs {
-    /// Most recently used first.
-    parsed: Mutex<Vec<([u8; 32], Arc<Btf>)>>,
+    /// By [`digest`], most recently used first.
+    parsed: Mutex<Vec<(String, Arc<Btf>)>>,
 }
 
 impl KernelBtfs {
     /// The parsed BTF of `bytes`, from the cache or parsed now; `Err` says why it is not BTF.
     pub fn get(&self, bytes: &[u8]) -> Result<KernelBtf, String> {
-        let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let name = format!("sha256:{}", vouch_proto::envelope::hex(&digest));
+        let name = digest(bytes);
         let lock = || self.parsed.lock().unwrap_or_else(|p| p.into_inner());
         {
             let mut parsed = lock();
-            if let Some(i) = parsed.iter().position(|(d, _)| *d == digest) {
+            if let Some(i) = parsed.iter().position(|(d, _)| *d == name) {
                 let hit = parsed.remove(i);
                 let btf = hit.1.clone();
                 parsed.insert(0, hit);
@@ -47,8 +51,8 @@ impl KernelBtfs {
         let btf =
             Arc::new(Btf::parse(bytes).map_err(|e| format!("kernel_btf is not valid BTF: {e}"))?);
         let mut parsed = lock();
-        if !parsed.iter().any(|(d, _)| *d == digest) {
-            parsed.insert(0, (digest, btf.clone()));
+        if !parsed.iter().any(|(d, _)| *d == name) {
+            parsed.insert(0, (name.clone(), btf.clone()));
             parsed.truncate(KEEP);
         }
         Ok(KernelBtf { digest: name, btf })
