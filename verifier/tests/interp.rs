@@ -14,6 +14,7 @@ fn run(src: &str, mem: Option<Vec<u8>>) -> Result<Exit, Trap> {
         Config {
             max_steps: 100_000,
             max_frames: 8,
+            ..Config::default()
         },
     )
 }

@@ -152,15 +152,7 @@ fn check_object(dir: &Path, file: &str, wanted: &[(String, String)], sum: &mut S
                     break;
                 }
                 Err(trap) => {
-                    let pc = match &trap {
-                        Trap::Memory { pc, .. }
-                        | Trap::Helper { pc, .. }
-                        | Trap::FellOffEnd { pc }
-                        | Trap::BadJump { pc, .. }
-                        | Trap::CallDepth { pc, .. }
-                        | Trap::BudgetExhausted { pc, .. }
-                        | Trap::Unsupported { pc, .. } => *pc,
-                    };
+                    let pc = trap.pc();
                     let line = p
                         .line_at(pc)
                         .map(|l| format!(" [{}:{}: {}]", l.file, l.line, l.text.trim()))

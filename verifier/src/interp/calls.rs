@@ -6,7 +6,7 @@
 //! has not returned, and when it does, the caller sees its registers as before the call (r1-r5
 //! included, as for every helper call here) with r0 = the helper's result.
 
-use super::{Flow, Frame, HelperError, HelperReturn, Helpers, Insn, RegionKind, Trap, Vm};
+use super::{Flow, Frame, HelperError, HelperReturn, Helpers, Insn, RegionKind, Trap, Vm, watch};
 
 impl<H: Helpers> Vm<H> {
     /// A new frame for a call at `pc`: checks the limit and returns the new r10.
@@ -41,8 +41,11 @@ impl<H: Helpers> Vm<H> {
             return_pc: pc + 1,
             saved,
             saved_fp: regs[10],
+            saved_init: self.init,
         };
         regs[10] = self.push_frame(pc, frames, frame)?;
+        // A callee starts with its arguments and its frame pointer (Linux: r6-r9 unreadable).
+        self.init = (self.init & watch::ARGS) | watch::FP;
         Ok(Flow::Goto(target))
     }
 
@@ -63,12 +66,16 @@ impl<H: Helpers> Vm<H> {
             });
         };
         let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-        let ret = self.helpers.call(id32, args, &mut self.mem);
-        self.helper_returned(prog, pc, id, ret, *regs, regs, frames)
+        let ret = match self.scripted.iter().find(|(p, _)| *p == pc) {
+            Some(&(_, v)) => Ok(HelperReturn::Value(v)),
+            None => self.helpers.call(id32, args, &mut self.mem),
+        };
+        let saved_init = self.init;
+        self.helper_returned(prog, pc, id, ret, (*regs, saved_init), regs, frames)
     }
 
     /// What a helper call (or its resumption after a callback) produced: `saved` are the
-    /// registers of the caller at the call.
+    /// registers of the caller at the call, and its initialisation shadow.
     #[allow(clippy::too_many_arguments)]
     fn helper_returned(
         &mut self,
@@ -76,7 +83,7 @@ impl<H: Helpers> Vm<H> {
         pc: usize,
         id: i64,
         ret: Result<HelperReturn, HelperError>,
-        saved: [u64; 11],
+        (saved, saved_init): ([u64; 11], u16),
         regs: &mut [u64; 11],
         frames: &mut Vec<Frame>,
     ) -> Result<Flow, Trap> {
@@ -84,6 +91,8 @@ impl<H: Helpers> Vm<H> {
             Ok(HelperReturn::Value(v)) => {
                 *regs = saved;
                 regs[0] = v;
+                // Linux: a helper call leaves r1-r5 unreadable (this machine keeps their values).
+                self.init = (saved_init & !watch::ARGS) | watch::R0;
                 Ok(Flow::Goto(pc + 1))
             }
             Ok(HelperReturn::Exit(v)) => Ok(Flow::Exit(v)),
@@ -100,11 +109,13 @@ impl<H: Helpers> Vm<H> {
                     call_pc: pc,
                     id,
                     saved,
+                    saved_init,
                 };
                 let fp = self.push_frame(pc, frames, frame)?;
                 *regs = [0; 11];
                 regs[1..6].copy_from_slice(&args);
                 regs[10] = fp;
+                self.init = watch::ARGS | watch::FP;
                 Ok(Flow::Goto(target))
             }
             Err(error) => Err(Trap::Helper { pc, id, error }),
@@ -127,14 +138,22 @@ impl<H: Helpers> Vm<H> {
                 return_pc,
                 saved,
                 saved_fp,
+                saved_init,
             } => {
                 regs[6..10].copy_from_slice(&saved);
                 regs[10] = saved_fp;
+                self.init =
+                    (saved_init & watch::CALLEE_SAVED) | watch::FP | (self.init & watch::R0);
                 Ok(Flow::Goto(return_pc))
             }
-            Frame::Callback { call_pc, id, saved } => {
+            Frame::Callback {
+                call_pc,
+                id,
+                saved,
+                saved_init,
+            } => {
                 let ret = self.helpers.resume(regs[0], &mut self.mem);
-                self.helper_returned(prog, call_pc, id, ret, saved, regs, frames)
+                self.helper_returned(prog, call_pc, id, ret, (saved, saved_init), regs, frames)
             }
         }
     }

@@ -209,6 +209,9 @@ struct Region {
     /// Set by [`Memory::release`]: the region faults for good and its bytes are gone.
     released: bool,
     bytes: Backing,
+    /// Which bytes were written since the region became live, for regions whose reads the
+    /// verifier requires to be initialised (stacks; see [`Memory::track_init`]).
+    init: Option<Vec<bool>>,
 }
 
 /// Why an access was refused.
@@ -327,6 +330,7 @@ impl Memory {
             live: true,
             released: false,
             bytes,
+            init: None,
         });
         Ok(RegionId(self.regions.len() - 1))
     }
@@ -376,8 +380,28 @@ impl Memory {
                 Backing::Owned(v) => v.fill(0),
                 Backing::Shared(s) => s.fill(0),
             }
+            if let Some(init) = &mut r.init {
+                init.fill(false);
+            }
         }
         r.live = live;
+    }
+
+    /// Starts tracking which bytes of a region are written (reset whenever it becomes live).
+    /// Reads are not refused: the interpreter runs what the hardware runs, and a watch
+    /// ([`super::WatchCond::StackUninit`]) asks [`Memory::first_uninit`].
+    pub fn track_init(&mut self, id: RegionId) {
+        let r = &mut self.regions[id.0];
+        r.init = Some(vec![false; r.bytes.len()]);
+    }
+
+    /// The address of the first byte of `addr .. addr + size` in a tracked region that was
+    /// never written, if any (`None` too for untracked regions and bad addresses).
+    pub fn first_uninit(&self, addr: u64, size: usize) -> Option<u64> {
+        let (i, off) = self.locate(addr, size, false).ok()?;
+        let init = self.regions[i].init.as_ref()?;
+        let at = init.get(off..off + size)?.iter().position(|&b| !b)?;
+        Some(addr + at as u64)
     }
 
     /// The region and in-region offset of an access of `size` bytes at `addr`.
@@ -441,6 +465,9 @@ impl Memory {
     /// Writes `data` at `addr`.
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Fault> {
         let (i, off) = self.locate(addr, data.len(), true)?;
+        if let Some(init) = &mut self.regions[i].init {
+            init[off..off + data.len()].fill(true);
+        }
         match &mut self.regions[i].bytes {
             Backing::Owned(v) => v[off..off + data.len()].copy_from_slice(data),
             Backing::Shared(s) => {

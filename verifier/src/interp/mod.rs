@@ -19,8 +19,10 @@
 pub mod alu;
 mod calls;
 mod memory;
+mod watch;
 
 pub use memory::{Fault, FaultReason, MAX_REGION_BYTES, Memory, RegionId, RegionKind, SharedBytes};
+pub use watch::{Watch, WatchCond};
 
 use crate::isa::{CallTarget, Imm64Kind, Insn, Operand, PacketMode, Width};
 use thiserror::Error;
@@ -35,6 +37,9 @@ pub struct Config {
     pub max_steps: u64,
     /// Call frames, the entry function included (Linux allows 8).
     pub max_frames: usize,
+    /// Stop with [`Trap::Watch`] when the program reaches a pc in a given state (see
+    /// [`watch`]); `None` in normal runs.
+    pub watch: Option<Watch>,
 }
 
 impl Default for Config {
@@ -42,6 +47,7 @@ impl Default for Config {
         Config {
             max_steps: 10_000_000,
             max_frames: 8,
+            watch: None,
         }
     }
 }
@@ -178,8 +184,27 @@ pub enum Trap {
         id: i64,
         error: HelperError,
     },
+    /// The run reached a watched pc in the watched state ([`Config::watch`]).
+    #[error("pc {pc}: watched state reached: {what}")]
+    Watch { pc: usize, what: String },
     #[error("pc {pc}: {what} is not supported by the interpreter")]
     Unsupported { pc: usize, what: String },
+}
+
+impl Trap {
+    /// The pc of the instruction the run stopped at.
+    pub fn pc(&self) -> usize {
+        match self {
+            Trap::Memory { pc, .. }
+            | Trap::FellOffEnd { pc }
+            | Trap::BadJump { pc, .. }
+            | Trap::CallDepth { pc, .. }
+            | Trap::BudgetExhausted { pc, .. }
+            | Trap::Helper { pc, .. }
+            | Trap::Watch { pc, .. }
+            | Trap::Unsupported { pc, .. } => *pc,
+        }
+    }
 }
 
 /// A completed run.
@@ -200,6 +225,8 @@ enum Frame {
         return_pc: usize,
         saved: [u64; 4],
         saved_fp: u64,
+        /// The caller's initialisation shadow (see [`watch`]).
+        saved_init: u16,
     },
     /// A callback run by the helper `id` called at `call_pc`: on `exit` the helper resumes, and
     /// when it returns, every register comes back (r0 then holds its result).
@@ -207,6 +234,7 @@ enum Frame {
         call_pc: usize,
         id: i64,
         saved: [u64; 11],
+        saved_init: u16,
     },
 }
 
@@ -219,6 +247,12 @@ pub struct Vm<H> {
     packet: Option<RegionId>,
     /// The empty region code addresses point into (made on the first `lddw src=4`).
     code: Option<RegionId>,
+    /// Which registers hold a written value, bit `i` for `ri` (see [`watch`]).
+    init: u16,
+    /// How often the watched pc was reached ([`WatchCond::Visits`]).
+    visits: u64,
+    /// Helper results fixed in advance by call pc (see [`Vm::script_helper`]).
+    scripted: Vec<(usize, u64)>,
 }
 
 impl<H: Helpers> Vm<H> {
@@ -230,7 +264,32 @@ impl<H: Helpers> Vm<H> {
             stacks: Vec::new(),
             packet: None,
             code: None,
+            init: 0,
+            visits: 0,
+            scripted: Vec::new(),
         }
+    }
+
+    /// Makes every helper call at `pc` return `r0` without running the helper: a replayed
+    /// counterexample chooses what the environment answers (the pid, the clock, a random
+    /// number), as the program cannot tell. Only the entry program's pcs are meant; clear the
+    /// script (`None`) before running another.
+    pub fn script_helper(&mut self, pc: usize, r0: Option<u64>) {
+        self.scripted.retain(|(p, _)| *p != pc);
+        if let Some(v) = r0 {
+            self.scripted.push((pc, v));
+        }
+    }
+
+    /// Forgets every scripted helper result.
+    pub fn clear_script(&mut self) {
+        self.scripted.clear();
+    }
+
+    /// Changes the watch of later runs (a tail call's target has other pcs: it runs without).
+    pub fn set_watch(&mut self, watch: Option<Watch>) {
+        self.config.watch = watch;
+        self.visits = 0;
     }
 
     /// Names the region legacy packet loads (`ldabs`/`ldind`) read from.
@@ -245,6 +304,7 @@ impl<H: Helpers> Vm<H> {
                 frame: self.stacks.len(),
             };
             let id = self.mem.add(kind, vec![0; STACK_SIZE], true)?;
+            self.mem.track_init(id);
             self.mem.set_live(id, false);
             self.stacks.push(id);
         }
@@ -261,6 +321,8 @@ impl<H: Helpers> Vm<H> {
             pc: 0,
             what: what.clone(),
         })?;
+        // Linux starts a program with only the context (r1) and the frame pointer set.
+        self.init = (1 << 1) | watch::FP;
         let mut frames: Vec<Frame> = Vec::new();
         let mut pc = 0usize;
         let mut steps = 0u64;
@@ -277,6 +339,11 @@ impl<H: Helpers> Vm<H> {
                 });
             }
             steps += 1;
+            if self.config.watch.is_some()
+                && let Some(what) = self.watch_fires(pc, &regs)
+            {
+                break Err(Trap::Watch { pc, what });
+            }
             match self.step(prog, insn, pc, &mut regs, &mut frames) {
                 Ok(Flow::Next) => pc += 1,
                 Ok(Flow::Goto(next)) => pc = next,
@@ -312,6 +379,7 @@ impl<H: Helpers> Vm<H> {
         frames: &mut Vec<Frame>,
     ) -> Result<Flow, Trap> {
         let mem_trap = |fault| Trap::Memory { pc, fault };
+        self.note_writes(insn);
         match insn {
             Insn::Alu {
                 width,

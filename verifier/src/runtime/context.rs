@@ -231,6 +231,8 @@ pub struct Run {
     pub(super) records: HashMap<u64, (usize, SharedBytes)>,
     /// Tail calls taken so far (Linux allows 33).
     pub tail_calls: u32,
+    /// `bpf_spin_lock` calls not matched by an unlock yet.
+    pub locks_held: u32,
     /// Helpers running their callback, innermost last (see [`super::callbacks`]).
     pub(super) callbacks: Vec<super::callbacks::CallbackLoop>,
     /// `timer_set_callback`: timer address → callback (recorded; timers never fire here).
@@ -347,6 +349,7 @@ impl Run {
             handle_of: HashMap::new(),
             records: HashMap::new(),
             tail_calls: 0,
+            locks_held: 0,
             callbacks: Vec::new(),
             timer_callbacks: HashMap::new(),
         })

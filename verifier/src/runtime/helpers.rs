@@ -185,8 +185,14 @@ impl Runtime {
                 value(frames as i64)
             }
             93 | 94 => {
-                // spin_lock / spin_unlock(lock): one user at a time, nothing to wait for
+                // spin_lock / spin_unlock(lock): one user at a time, nothing to wait for; the
+                // locks held are counted, so a run that ends holding one can be told.
                 space.check(a[0], 4, true)?;
+                if id == 93 {
+                    run.locks_held += 1;
+                } else {
+                    run.locks_held = run.locks_held.saturating_sub(1);
+                }
                 value(0)
             }
             _ if super::callbacks::takes_callback(id) => self.callback_helper(run, id, a, space),
@@ -270,6 +276,14 @@ impl Runtime {
         a: [u64; 5],
     ) -> Result<HelperReturn, HelperError> {
         let m = self.map_arg(run, id, a[1])?;
+        // Linux takes the map for an array of program pointers; any other map would hand it
+        // arbitrary data to jump to, so it refuses the program at load time.
+        if self.maps[m].info.map_type != super::maps::types::PROG_ARRAY {
+            return Err(HelperError::Failed(format!(
+                "tail_call through map `{}`, which is not a prog_array",
+                self.maps[m].info.name
+            )));
+        }
         let key = (a[2] as u32).to_le_bytes();
         let target = self.maps[m]
             .lookup(&key)

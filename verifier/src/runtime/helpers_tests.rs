@@ -298,3 +298,55 @@ fn fallback_checks_arguments_from_the_prototype() {
         }
     ));
 }
+
+#[test]
+fn a_run_reports_the_records_and_locks_it_still_holds() {
+    let mut rt = runtime(&[map(types::RINGBUF, 0, 0, 4096), map(types::ARRAY, 4, 8, 1)]);
+    // Reserve and never submit: one record held at the end.
+    let leak = "
+        lddw %r1, map_idx(0)
+        mov %r2, 8
+        mov %r3, 0
+        call 131
+        mov %r0, 0
+        exit";
+    let out = exec(&mut rt, leak, &kprobe()).expect("runs");
+    assert_eq!((out.records_held, out.locks_held), (1, 0));
+    // Lock the value of element 0 twice and unlock once: one lock held. NNN unlocks.
+    let lock = "
+        stw [%r10-4], 0
+        lddw %r1, map_idx(1)
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, +6
+        mov %r6, %r0
+        mov %r1, %r6
+        call 93
+        mov %r1, %r6
+        call 94
+        mov %r1, %r6
+        call NNN
+        mov %r0, 0
+        exit";
+    let out = exec(&mut rt, &lock.replace("NNN", "93"), &kprobe()).expect("runs");
+    assert_eq!((out.records_held, out.locks_held), (0, 1));
+    let out = exec(&mut rt, &lock.replace("NNN", "94"), &kprobe()).expect("runs");
+    assert_eq!((out.records_held, out.locks_held), (0, 0));
+}
+
+#[test]
+fn tail_call_through_a_map_that_is_not_a_prog_array_fails() {
+    let mut rt = runtime(&[map(types::ARRAY, 4, 4, 4)]);
+    let caller = "
+        lddw %r2, map_idx(0)
+        mov %r3, 0
+        call 12
+        mov %r0, 99
+        exit";
+    let err = exec(&mut rt, caller, &kprobe()).expect_err("not a prog_array");
+    assert!(
+        matches!(&err, Trap::Helper { pc: 3, id: 12, error: HelperError::Failed(m) } if m.contains("not a prog_array")),
+        "{err:?}"
+    );
+}

@@ -380,6 +380,8 @@ pub unsafe fn run(
         r0,
         steps: 0,
         tail_calls: run.tail_calls,
+        locks_held: run.locks_held,
+        records_held: run.records.len(),
         ctx: run.ctx_bytes(),
         packet: run.packet.map(|p| p.bytes()),
     })

@@ -207,6 +207,10 @@ pub struct Outcome {
     pub ctx: Vec<u8>,
     /// Packet data after the run (helpers may have resized it).
     pub packet: Option<Vec<u8>>,
+    /// What the run left behind that Linux requires it to release: spin locks still held,
+    /// ring buffer records neither submitted nor discarded.
+    pub locks_held: u32,
+    pub records_held: usize,
 }
 
 /// Runs `programs[entry]` on `input` with r1 = the context, following tail calls (a prog_array
@@ -218,8 +222,25 @@ pub fn run(
     input: &RunInput,
     config: Config,
 ) -> Result<Outcome, Trap> {
+    run_scripted(rt, programs, entry, input, config, &[])
+}
+
+/// [`run`], with the helper calls at some pcs of the entry program answered by `script`
+/// (pc, r0) instead of the runtime ([`Vm::script_helper`]): a replayed counterexample's
+/// choice of what the environment returns.
+pub fn run_scripted(
+    rt: &mut Runtime,
+    programs: &[&[Insn]],
+    entry: usize,
+    input: &RunInput,
+    config: Config,
+    script: &[(usize, u64)],
+) -> Result<Outcome, Trap> {
     let setup = |what: String| Trap::Unsupported { pc: 0, what };
     let mut vm = Vm::new(VmHelpers::new(rt), config);
+    for &(pc, r0) in script {
+        vm.script_helper(pc, Some(r0));
+    }
     let run = {
         let mut space = VmSpace {
             mem: &mut vm.mem,
@@ -234,7 +255,11 @@ pub fn run(
         .ok_or_else(|| setup(format!("no program {entry}")))?;
     let mut steps = 0;
     let result = loop {
-        match vm.run(prog, [ctx, 0, 0, 0, 0]) {
+        let run = vm.run(prog, [ctx, 0, 0, 0, 0]);
+        // A watch or a script names pcs of the entry program; a tail call's target has others.
+        vm.set_watch(None);
+        vm.clear_script();
+        match run {
             Ok(exit) => {
                 steps += exit.steps;
                 match exit.tail_call {
@@ -255,6 +280,8 @@ pub fn run(
         r0,
         steps,
         tail_calls: run.as_ref().map_or(0, |r| r.tail_calls),
+        locks_held: run.as_ref().map_or(0, |r| r.locks_held),
+        records_held: run.as_ref().map_or(0, |r| r.records.len()),
         ctx: run.as_ref().map(Run::ctx_bytes).unwrap_or_default(),
         packet: run.and_then(|r| r.packet.map(|p| p.bytes())),
     })
