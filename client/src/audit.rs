@@ -76,6 +76,18 @@ pub fn audit(args: &AuditArgs) -> Result<bool> {
     if let Some(btf) = &p.options.kernel_btf {
         println!("  kernel    BTF {btf}");
     }
+    if p.options.z3 {
+        println!(
+            "  z3        alarms refined with Z3; {} discharged",
+            p.discharged.len()
+        );
+        for d in &p.discharged {
+            println!(
+                "            pc {}: {} (query sha256 {})",
+                d.pc, d.message, d.query_sha256
+            );
+        }
+    }
     println!(
         "  signed by {} at {}, expires {}",
         bundle.key_id, p.issued_at, p.expires_at
@@ -152,6 +164,30 @@ fn reverify(s: &vouch_proto::envelope::Statement, path: &Path, btf: Option<&Path
         bail!("the verdict names unknown options {:?}", p.options);
     };
     let report = verify_program(&object, program, &options);
+    // A verdict refined with Z3 is re-verified the same way: its discharges are part of it.
+    let report = if p.options.z3 {
+        crate::smt::available(true).context(
+            "the verdict was refined with Z3 (options.z3); re-verifying it needs the same",
+        )?;
+        let (report, smt) = crate::smt::refine(report, &object, program);
+        let local: Vec<&str> = smt.discharged.iter().map(|(_, _, h)| h.as_str()).collect();
+        let signed: Vec<&str> = p
+            .discharged
+            .iter()
+            .map(|d| d.query_sha256.as_str())
+            .collect();
+        if local != signed {
+            println!(
+                "  reverify  DIFFERENT: Z3 here discharges {} alarm(s), the verdict lists {}",
+                local.len(),
+                signed.len()
+            );
+            return Ok(false);
+        }
+        report
+    } else {
+        report
+    };
     let local = report.verdict.to_string();
     if local != p.verdict {
         println!(

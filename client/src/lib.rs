@@ -23,7 +23,8 @@ mod remote;
 mod run_object;
 mod smt;
 mod stress;
-mod stress_elf;
+/// Public for the end-to-end tests, which build objects from assembly with it.
+pub mod stress_elf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

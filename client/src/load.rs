@@ -104,6 +104,7 @@ pub fn run(args: &LoadArgs) -> Result<bool> {
         allow_ptr_leaks: false,
         jit_target: vouch_proto::JIT_TARGET_X86_64_SYSV.into(),
         btf: None,
+        z3: false,
     };
     let request = submit.request(elf)?;
     let programs = vouch_verifier::elf::load(&request.elf, &Default::default())

@@ -164,6 +164,11 @@ pub struct SubmitArgs {
     /// programs' arguments. The verdict names its sha256.
     #[arg(long, value_name = "FILE")]
     pub btf: Option<PathBuf>,
+    /// Ask the server to refine alarms with Z3, as `check --z3` does locally: discharged
+    /// alarms are listed (and signed), the others get the solver's status and counterexample.
+    /// Needs a vouchd built with the `z3` feature.
+    #[arg(long)]
+    pub z3: bool,
 }
 
 impl SubmitArgs {
@@ -193,7 +198,7 @@ impl SubmitArgs {
                 } as i32,
                 strict_div: self.strict_div,
                 allow_ptr_leaks: self.allow_ptr_leaks,
-                z3: false,
+                z3: self.z3,
             }),
             jit_target: if self.jit_target == "none" {
                 String::new()
@@ -277,7 +282,8 @@ fn verdict_name(p: &ProgramResult) -> &'static str {
 
 fn print_text(file: &str, p: &ProgramResult, dir: &Path) {
     let name = format!("{}/{}", p.section, p.function);
-    for d in &p.errors {
+    let smt = crate::smt::Smt::from_api(p);
+    for (i, d) in p.errors.iter().enumerate() {
         println!("error[{}]: {}", d.kind, d.message);
         println!("  --> {file}: {name} at pc {}", d.pc);
         if let Some(line) = &d.source {
@@ -293,7 +299,13 @@ fn print_text(file: &str, p: &ProgramResult, dir: &Path) {
         for v in &d.values {
             println!("   = {v}");
         }
+        if let Some(s) = &smt {
+            s.print_text(i);
+        }
         println!();
+    }
+    if let Some(s) = &smt {
+        s.print_discharged();
     }
     let verdict = if p.verdict == api::Verdict::Accepted as i32 {
         "accepted"
@@ -321,16 +333,23 @@ fn print_text(file: &str, p: &ProgramResult, dir: &Path) {
 }
 
 fn json_program(p: &ProgramResult, dir: &Path) -> serde_json::Value {
-    json!({
+    let smt = crate::smt::Smt::from_api(p);
+    let mut v = json!({
         "section": p.section,
         "function": p.function,
         "program_type": p.program_type,
         "instructions": p.instructions,
         "verdict": verdict_name(p),
-        "errors": p.errors.iter().map(|d| json!({
-            "pc": d.pc, "kind": d.kind, "message": d.message, "values": d.values,
-            "source": d.source.as_ref().map(|l| json!({"file": l.file, "line": l.line, "column": l.column, "text": l.text})),
-        })).collect::<Vec<_>>(),
+        "errors": p.errors.iter().enumerate().map(|(i, d)| {
+            let mut e = json!({
+                "pc": d.pc, "kind": d.kind, "message": d.message, "values": d.values,
+                "source": d.source.as_ref().map(|l| json!({"file": l.file, "line": l.line, "column": l.column, "text": l.text})),
+            });
+            if let Some(s) = &smt {
+                e["smt"] = s.json(i);
+            }
+            e
+        }).collect::<Vec<_>>(),
         "seconds": p.verify_micros as f64 / 1e6,
         "cached": p.cached,
         "program_digest": p.program_digest,
@@ -339,5 +358,10 @@ fn json_program(p: &ProgramResult, dir: &Path) -> serde_json::Value {
         "bundle": dir.display().to_string(),
         "image": !p.image.is_empty(),
         "no_image_reason": (!p.no_image_reason.is_empty()).then_some(&p.no_image_reason),
-    })
+    });
+    if let Some(s) = &smt {
+        v["discharged"] = json!(s.discharged.len());
+        v["discharged_alarms"] = json!(s.discharged_json());
+    }
+    v
 }

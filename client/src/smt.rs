@@ -38,14 +38,9 @@ pub fn available(wanted: bool) -> Result<()> {
 }
 
 #[cfg(feature = "z3")]
-pub fn refine(
-    report: Report,
-    object: &Object,
-    program: &Program,
-    strict_div: bool,
-) -> (Report, Smt) {
+pub fn refine(report: Report, object: &Object, program: &Program) -> (Report, Smt) {
     use vouch_verifier::smt::{self, Limits, Status};
-    let r = smt::refine(report, object, program, strict_div, &Limits::default());
+    let r = smt::refine(report, object, program, &Limits::default());
     let judged = r
         .judged
         .iter()
@@ -81,11 +76,40 @@ pub fn refine(
 
 /// Never called: `available` refuses `--z3` first.
 #[cfg(not(feature = "z3"))]
-pub fn refine(report: Report, _: &Object, _: &Program, _: bool) -> (Report, Smt) {
+pub fn refine(report: Report, _: &Object, _: &Program) -> (Report, Smt) {
     (report, Smt::default())
 }
 
 impl Smt {
+    /// What a server answered about a program's alarms (option `z3`), if it refined them.
+    pub fn from_api(p: &vouch_proto::api::ProgramResult) -> Option<Smt> {
+        if p.discharged.is_empty() && p.errors.iter().all(|d| d.smt.is_none()) {
+            return None;
+        }
+        let judged = p
+            .errors
+            .iter()
+            .map(|d| match &d.smt {
+                Some(s) => (
+                    s.status.clone(),
+                    (!s.reason.is_empty()).then(|| s.reason.clone()),
+                    s.counterexample
+                        .iter()
+                        .map(|r| (r.name.clone(), r.value.clone()))
+                        .collect(),
+                    None,
+                ),
+                None => ("unknown".into(), Some("not refined".into()), vec![], None),
+            })
+            .collect();
+        let discharged = p
+            .discharged
+            .iter()
+            .map(|d| (d.pc as usize, d.message.clone(), d.query_sha256.clone()))
+            .collect();
+        Some(Smt { judged, discharged })
+    }
+
     pub fn json(&self, i: usize) -> serde_json::Value {
         match self.judged.get(i) {
             Some((status, reason, rows, _)) => {

@@ -147,12 +147,12 @@ pub fn helper_ids(program: &Program) -> Vec<i64> {
     ids
 }
 
-/// The statement's view of the analysis options.
-/// The options a statement names: the analysis options and, when one was given, the digest of
-/// the kernel BTF (`sha256:<hex>`).
-pub fn options_info(options: &Options, kernel_btf: Option<&str>) -> OptionsInfo {
+/// The options a statement names: the analysis options, the digest of the kernel BTF
+/// (`sha256:<hex>`) when one was given, and whether alarms were refined with Z3.
+pub fn options_info(options: &Options, kernel_btf: Option<&str>, z3: bool) -> OptionsInfo {
     OptionsInfo {
         kernel_btf: kernel_btf.map(str::to_owned),
+        z3,
         domain: if options.relational {
             "zone"
         } else {
@@ -260,7 +260,7 @@ mod tests {
                 strict_div: true,
                 ..Options::default()
             };
-            assert_eq!(options_from_info(&options_info(&o, None)), Some(o));
+            assert_eq!(options_from_info(&options_info(&o, None, false)), Some(o));
         }
     }
 }

@@ -5,7 +5,7 @@
 //! [`deadline`] (server and client deadlines),
 //! [`cache`] (verdict cache), [`audit`] (hash-chained audit log), [`metrics`] (Prometheus),
 //! [`facts`] (what a verdict says about a program; shared with `vouch audit --reverify`),
-//! [`image`] (the one place that produces JIT images).
+//! [`image`] (the one place that produces JIT images), [`smt`] (option `z3`).
 
 pub mod audit;
 pub mod cache;
@@ -17,3 +17,4 @@ pub mod image;
 pub mod kernel_btf;
 pub mod metrics;
 pub mod service;
+pub mod smt;

@@ -36,10 +36,7 @@ use vouch_verifier::analysis::{Options, Verdict, verify_program};
 use vouch_verifier::elf::{LoadOptions, load};
 use vouch_verifier::platform::ProgramType;
 
-/// The answer to a request with option `z3`: the server is never built with the verifier's
-/// `z3` feature (SMT confirmation of alarms), so it cannot honour the option.
-pub const Z3_UNAVAILABLE: &str = "option z3: this server was built without the `z3` feature \
-     (SMT confirmation of alarms); send the request without it, or run `vouch check --z3` locally";
+pub use crate::smt::Z3_UNAVAILABLE;
 
 /// Objects larger than this are looked up in the request index on the blocking pool rather
 /// than the runtime.
@@ -163,6 +160,8 @@ struct Job {
     request: VerifyRequest,
     file_name: String,
     options: Options,
+    /// Refine alarms with Z3 (option `z3`).
+    z3: bool,
     program_type: Option<ProgramType>,
     /// The request's slot in the request index.
     request_slot: u64,
@@ -182,7 +181,7 @@ fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status
         )));
     }
     let o = request.options.unwrap_or_default();
-    if o.z3 {
+    if o.z3 && !crate::smt::AVAILABLE {
         return Err(Status::invalid_argument(Z3_UNAVAILABLE));
     }
     let domain = api::Domain::try_from(o.domain)
@@ -220,6 +219,7 @@ fn validate(request: &VerifyRequest, max_elf_bytes: usize) -> Result<Job, Status
             allow_ptr_leaks: o.allow_ptr_leaks,
             ..Options::default()
         },
+        z3: o.z3,
         program_type,
         request_slot: 0,
     })
@@ -266,8 +266,11 @@ fn run_job(
             "no program of the object matches the selection",
         ));
     }
-    let options_info =
-        facts::options_info(&job.options, kernel_btf.as_ref().map(|k| k.digest.as_str()));
+    let options_info = facts::options_info(
+        &job.options,
+        kernel_btf.as_ref().map(|k| k.digest.as_str()),
+        job.z3,
+    );
     let version = vouch_verifier::VERSION;
     let target = job.request.jit_target.as_str();
     let object_digest: Option<[u8; 32]> =
@@ -295,6 +298,8 @@ fn run_job(
         }
         let started = Instant::now();
         let report = verify_program(&object, program, &job.options);
+        let refined = crate::smt::refine(report, &object, program, job.z3);
+        let report = &refined.report;
         let accepted = report.verdict == Verdict::Accepted;
         let (image, no_image_reason) = if accepted && !target.is_empty() {
             match crate::image::jit_image(&object, program, target)
@@ -317,7 +322,8 @@ fn run_job(
                 program_type: program.program_type.name().to_owned(),
                 instructions: program.slots.len() as u64,
             },
-            errors: facts::error_infos(program, &report),
+            errors: facts::error_infos(program, report),
+            discharged: refined.discharged.clone(),
             verifier: VerifierInfo {
                 name: "vouch".into(),
                 version: version.into(),
@@ -348,7 +354,8 @@ fn run_job(
             errors: report
                 .diagnostics
                 .iter()
-                .map(|d| Diagnostic {
+                .enumerate()
+                .map(|(i, d)| Diagnostic {
                     pc: d.pc as u64,
                     kind: d.kind.to_owned(),
                     message: d.message.clone(),
@@ -359,8 +366,10 @@ fn run_job(
                         column: l.column,
                         text: l.text.clone(),
                     }),
+                    smt: refined.smt.get(i).cloned(),
                 })
                 .collect(),
+            discharged: refined.discharged_api(),
             envelope: signer.sign(&statement).into(),
             image: image.unwrap_or_default().into(),
             verify_micros,

@@ -53,7 +53,7 @@ fn refined(text: &str) -> Refined {
         per_query: std::time::Duration::from_secs(20),
         per_program: std::time::Duration::from_secs(60),
     };
-    refine(report, &obj, p, true, &limits)
+    refine(report, &obj, p, &limits)
 }
 
 /// `(x & 15) - (x - (x & 0xf0)) + 1` is 1 for every byte `x`; the scalar domain only knows

@@ -17,8 +17,8 @@ pub mod time;
 pub use dsse::{Envelope, EnvelopeError, Signature, pae};
 pub use keys::{KeyError, KeyPair, PublicKey, TrustStore, key_id};
 pub use statement::{
-    ErrorInfo, ImageInfo, MapBinding, MapTemplate, OptionsInfo, ProgramInfo, SourceInfo, Statement,
-    Subject, VerdictPredicate, VerifierInfo,
+    DischargedInfo, ErrorInfo, ImageInfo, MapBinding, MapTemplate, OptionsInfo, ProgramInfo,
+    SourceInfo, Statement, Subject, VerdictPredicate, VerifierInfo,
 };
 
 use sha2::{Digest, Sha256};

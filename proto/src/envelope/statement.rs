@@ -55,6 +55,10 @@ pub struct VerdictPredicate {
     pub program: ProgramInfo,
     /// Root cause first.
     pub errors: Vec<ErrorInfo>,
+    /// Alarms of the analysis that Z3 proved false (option `z3`), with the hash of each
+    /// unsatisfiable query; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discharged: Vec<DischargedInfo>,
     pub verifier: VerifierInfo,
     pub options: OptionsInfo,
     /// The maps the program binds, by the index its `lddw` instructions carry.
@@ -88,6 +92,17 @@ pub struct ErrorInfo {
     pub source: Option<SourceInfo>,
 }
 
+/// An alarm proved false by Z3.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DischargedInfo {
+    pub pc: u64,
+    pub kind: String,
+    pub message: String,
+    /// sha256 of the SMT-LIB query found unsatisfiable.
+    pub query_sha256: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceInfo {
     pub file: String,
@@ -113,6 +128,10 @@ pub struct OptionsInfo {
     /// before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_btf: Option<String>,
+    /// Alarms were refined with Z3 (option `z3`); absent when not, so other statements read
+    /// as before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub z3: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,6 +317,7 @@ pub(crate) mod tests {
                 instructions: 2,
             },
             errors: vec![],
+            discharged: vec![],
             verifier: VerifierInfo {
                 name: "vouch".into(),
                 version: "0.1.0".into(),
@@ -307,6 +327,7 @@ pub(crate) mod tests {
                 strict_div: false,
                 allow_ptr_leaks: false,
                 kernel_btf: None,
+                z3: false,
             },
             maps: vec![MapBinding {
                 index: 0,

@@ -10,6 +10,7 @@
 //! (uninitialised reads, leaks, termination, locks, references, ...) is not encoded.
 
 use crate::analysis::Diagnostic;
+use crate::interp::WatchCond;
 use crate::isa::{AluOp, Insn, Operand, Reg, Width};
 use crate::platform::ProgramType;
 
@@ -30,6 +31,21 @@ pub enum Property {
     /// No property is encoded: any path reaching the pc is a candidate, and the replay must
     /// trap at the pc (confirm-only). The string says what the analysis found.
     Reached(&'static str),
+    /// No property is encoded; the replay must reach the pc in the state `watch` describes
+    /// (an interpreter watchpoint, `interp::watch`): what the hardware does not trap on, such
+    /// as an uninitialised read or a NULL pointer's arithmetic (confirm-only).
+    Watched(&'static str, WatchCond),
+    /// The replay must run the loop at the pc more than `limit` times (confirm-only).
+    Unbounded { limit: u64 },
+    /// The replay must end holding what the program should have released (confirm-only).
+    HeldAtExit(Held),
+}
+
+/// What a program must release before it exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    SpinLock,
+    RingbufRecord,
 }
 
 impl Property {
@@ -95,6 +111,103 @@ pub fn property(
         "type" if m.contains("packet pointer invalidated") => {
             Ok(Property::Reached("a stale packet pointer"))
         }
+        "uninit" => uninit(m, insn),
+        "null" if m.contains("before adding to it") => {
+            let reg = leading_reg(m).ok_or("no register named")?;
+            Ok(Property::Watched(
+                "arithmetic on a NULL pointer",
+                WatchCond::RegIs(reg, 0),
+            ))
+        }
+        "leak" if m.starts_with("compares ") => match *insn {
+            Insn::Jump {
+                dst,
+                src: Operand::Reg(src),
+                ..
+            } => Ok(Property::Watched(
+                "a comparison of pointers into different regions",
+                WatchCond::DistinctRegions(dst, src),
+            )),
+            _ => Err("not a comparison of two registers".into()),
+        },
+        "leak" if m.starts_with("stores a pointer into") => match *insn {
+            Insn::Store {
+                dst,
+                off,
+                value: Operand::Reg(value),
+                ..
+            } => Ok(Property::Watched(
+                "an address stored where it can be read outside the program",
+                WatchCond::AddressEscapes { value, dst, off },
+            )),
+            _ => Err("not a store of a register".into()),
+        },
+        // The analysis refuses this access of the context (whose type it knows at the pc) at
+        // this constant offset for this program type: reaching it is the bug.
+        "ctx" if m.contains("is not allowed for") && access().is_some() => Ok(Property::Watched(
+            "an access to a context field the program type may not use",
+            WatchCond::Reached,
+        )),
+        "termination" if m.contains("no bound on its iterations") => {
+            let limit = m
+                .rsplit("(limit ")
+                .next()
+                .and_then(|t| t.trim_end_matches(')').parse().ok())
+                .ok_or("no iteration limit in the message")?;
+            Ok(Property::Unbounded { limit })
+        }
+        "lock" if matches!(insn, Insn::Exit) => Ok(Property::HeldAtExit(Held::SpinLock)),
+        "resource" if matches!(insn, Insn::Exit) && m.contains("ring buffer record") => {
+            Ok(Property::HeldAtExit(Held::RingbufRecord))
+        }
         kind => Err(format!("alarms of kind `{kind}` are not encoded")),
     }
+}
+
+/// An uninitialised read: of a register (named first in the message), of the stack by a load
+/// (its bytes), or of the stack by a helper (the byte the message names, `r10-N`).
+fn uninit(m: &str, insn: &Insn) -> Result<Property, String> {
+    const WHAT: &str = "a read of memory or a register never written";
+    if m.ends_with("is used before it is initialised") {
+        let reg = leading_reg(m).ok_or("no register named")?;
+        return Ok(Property::Watched(WHAT, WatchCond::RegUninit(reg)));
+    }
+    match *insn {
+        Insn::Load { size, src, off, .. } => Ok(Property::Watched(
+            WHAT,
+            WatchCond::StackUninit {
+                reg: src,
+                off,
+                size: size.bytes() as u16,
+            },
+        )),
+        Insn::Call(_) => {
+            let off = m
+                .split("stack byte r10")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next())
+                .and_then(|t| t.parse::<i16>().ok())
+                .ok_or("no stack byte named")?;
+            Ok(Property::Watched(
+                WHAT,
+                WatchCond::StackUninit {
+                    reg: Reg::FP,
+                    off,
+                    size: 1,
+                },
+            ))
+        }
+        _ => Err("an uninitialised read of an unknown kind".into()),
+    }
+}
+
+/// The register a message starts with (`r6 is used ...`).
+fn leading_reg(m: &str) -> Option<Reg> {
+    let n: u8 = m
+        .strip_prefix('r')?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Reg::new(n)
 }

@@ -95,15 +95,9 @@ pub struct Refined {
     pub discharged: Vec<Discharged>,
 }
 
-/// Refines the report of `program` (one program of `object`, verified with `strict_div`
-/// as given). One call per program; the limits bound its time.
-pub fn refine(
-    report: Report,
-    object: &Object,
-    program: &Program,
-    strict_div: bool,
-    limits: &Limits,
-) -> Refined {
+/// Refines the report of `program` (one program of `object`). One call per program; the
+/// limits bound its time.
+pub fn refine(report: Report, object: &Object, program: &Program, limits: &Limits) -> Refined {
     let started = Instant::now();
     let maps = map_table(&object.maps);
     // A `.text` function other programs link in is judged in its callers' contexts (its entry
@@ -135,14 +129,7 @@ pub fn refine(
                     maps: &maps,
                     kernel_btf: object.kernel_btf.as_deref(),
                 };
-                judge(
-                    d,
-                    input,
-                    object,
-                    program,
-                    strict_div,
-                    limits.per_query.min(left),
-                )
+                judge(d, input, object, program, limits.per_query.min(left))
             }
         };
         match status {
@@ -195,7 +182,6 @@ fn judge(
     input: Input<'_>,
     object: &Object,
     program: &Program,
-    strict_div: bool,
     time: Duration,
 ) -> Result<Outcome, Status> {
     let insn = input
@@ -220,9 +206,8 @@ fn judge(
             }
             SatResult::Unknown => return Err(solver_gave_up(&solver)),
             SatResult::Sat if !query.has_loops => {
-                let replay = |cx: &Counterexample| {
-                    replay::replay(cx, d.pc, property, object, program, strict_div)
-                };
+                let replay =
+                    |cx: &mut Counterexample| replay::replay(cx, d.pc, property, object, program);
                 return replayed(&solver, &query, deadline, replay);
             }
             SatResult::Sat => sound_model = Some(model(&solver, &query, deadline)?),
@@ -232,12 +217,11 @@ fn judge(
     // the unrolled query's models are real paths (up to `UNROLL` back edges).
     let query = encode::encode(input, d.pc, property, Mode::Unroll(UNROLL)).map_err(unknown)?;
     let solver = solver(&query);
-    let replay =
-        |cx: &Counterexample| replay::replay(cx, d.pc, property, object, program, strict_div);
+    let replay = |cx: &mut Counterexample| replay::replay(cx, d.pc, property, object, program);
     match (check(&solver, deadline), sound_model) {
         (SatResult::Sat, _) => replayed(&solver, &query, deadline, replay),
-        (_, Some(cx)) => {
-            let status = replay(&cx);
+        (_, Some(mut cx)) => {
+            let status = replay(&mut cx);
             Ok(Outcome::Model(cx, status))
         }
         (_, None) => Err(Status::Unknown(format!(
@@ -253,11 +237,11 @@ fn replayed(
     solver: &Solver,
     query: &encode::Query,
     deadline: Instant,
-    replay: impl Fn(&Counterexample) -> Status,
+    replay: impl Fn(&mut Counterexample) -> Status,
 ) -> Result<Outcome, Status> {
     const ATTEMPTS: usize = 3;
-    let first = model(solver, query, deadline)?;
-    let status = replay(&first);
+    let mut first = model(solver, query, deadline)?;
+    let status = replay(&mut first);
     if status == Status::Confirmed {
         return Ok(Outcome::Model(first, status));
     }
@@ -272,7 +256,7 @@ fn replayed(
             Some(m) => model::extract(&m, &query.symbols),
             None => break,
         };
-        if replay(&cx) == Status::Confirmed {
+        if replay(&mut cx) == Status::Confirmed {
             return Ok(Outcome::Model(cx, Status::Confirmed));
         }
     }

@@ -21,6 +21,13 @@ pub struct Counterexample {
     pub ctx: Vec<u8>,
     /// Results of helper calls: (pc, helper id, r0).
     pub helpers: Vec<(usize, i32, u64)>,
+    /// Hash maps the replay had to give one element (zero key, zero value) before the bug
+    /// showed: a `for_each_map_elem` callback runs only on a non-empty map, and user space
+    /// fills maps, so their contents are part of the input. Empty when none was needed.
+    pub seeded_maps: Vec<String>,
+    /// What the interpreter saw when the replay confirmed the alarm (the trap, the watched
+    /// state, the exit value); `None` until a replay confirms.
+    pub observed: Option<String>,
 }
 
 impl Counterexample {
@@ -55,6 +62,15 @@ impl Counterexample {
         for (pc, id, v) in &self.helpers {
             let name = crate::platform::helper_name(*id).unwrap_or("helper");
             rows.push((format!("{name} at pc {pc} (r0)"), format!("{v:#x}")));
+        }
+        for map in &self.seeded_maps {
+            rows.push((
+                format!("map `{map}`"),
+                "one element: zero key, zero value".to_string(),
+            ));
+        }
+        if let Some(seen) = &self.observed {
+            rows.push(("replay".to_string(), seen.clone()));
         }
         rows
     }
@@ -92,6 +108,8 @@ pub fn extract(model: &Model, s: &Symbols) -> Counterexample {
         meta_len,
         ctx,
         helpers,
+        seeded_maps: vec![],
+        observed: None,
     }
 }
 

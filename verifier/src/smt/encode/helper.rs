@@ -32,7 +32,7 @@ enum Writes {
 impl Encoder<'_> {
     pub(super) fn helper(&mut self, s: &mut State, pc: usize, id: i32) -> Result<(), Unsupported> {
         let p = proto(id).ok_or_else(|| Unsupported(format!("unknown helper {id}")))?;
-        if matches!(id, cfg::BPF_LOOP | cfg::BPF_FOR_EACH_MAP_ELEM) {
+        if matches!(id, cfg::BPF_LOOP | cfg::BPF_FOR_EACH_MAP_ELEM) && !self.callbacks {
             return Err(Unsupported(format!("helper {} takes a callback", p.name)));
         }
         let r0 = BV::fresh_const(&format!("{}_pc{pc}", p.name), 64);

@@ -113,6 +113,9 @@ impl Encoder<'_> {
                         let base = self.instances[(t - T_MAPVAL) as usize].base.clone();
                         Val::ptr(t, base + bv(u64::from(next_imm as u32)))
                     }
+                    // A code address (a callback to pass to a helper): some value the
+                    // program cannot read through (provenance unknown, never judged safe).
+                    Imm64Kind::Func => Val::unknown(BV::fresh_const("code_address", 64)),
                     _ => return Err(Unsupported(format!("lddw of kind {kind:?}"))),
                 };
             }

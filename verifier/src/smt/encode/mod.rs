@@ -101,6 +101,8 @@ pub(super) struct Encoder<'a> {
     ctx_size: u64,
     /// The top of each frame's stack (frame 0: the entry function).
     stacks: BTreeMap<usize, BV>,
+    /// Callbacks are encoded (unrolled queries only: see `encode`).
+    callbacks: bool,
 }
 
 /// Builds the query for `property` at `pc`.
@@ -124,7 +126,10 @@ pub fn encode(
     let shape = Shape::new(&cfg, input.insns, &targets)?;
     let mut frames = BTreeSet::new();
     for &b in &shape.order {
-        if g[b].callback_loop {
+        // A sound query would need the helper's invocations of the callback over-approximated
+        // (any number, any element); unrolled queries only look for real paths, on which the
+        // callback's arguments are fresh values and its effects havocked (see `edge`).
+        if g[b].callback_loop && mode == Mode::Sound {
             return Err(Unsupported("a callback on a path to the alarm".into()));
         }
         frames.insert(g[b].frame);
@@ -146,6 +151,7 @@ pub fn encode(
         helpers: vec![],
         ctx_base: BV::new_const("ctx_base", 64),
         ctx_size,
+        callbacks: mode != Mode::Sound,
         stacks: frames
             .iter()
             .map(|&f| (f, BV::new_const(format!("stack_top_{f}"), 64)))
@@ -210,6 +216,12 @@ pub fn encode(
                 havoc(&mut s, fx);
             }
             let block = g[b];
+            if block.callback_loop {
+                // The helper's call was encoded in the block before; this node only joins
+                // the invocations.
+                post.insert((b, round), s);
+                continue;
+            }
             let live = live_frames(&cfg, block.frame);
             for at in block.start..=block.end {
                 if at == pc {
@@ -373,9 +385,36 @@ impl Encoder<'_> {
                     s.regs[6 + i] = v;
                 }
             }
-            (Edge::CallbackCall | Edge::CallbackReturn | Edge::CallbackDone, _) => {
+            (Edge::CallbackCall | Edge::CallbackReturn | Edge::CallbackDone, _)
+                if !self.callbacks =>
+            {
                 return Err(Unsupported("a callback on a path to the alarm".into()));
             }
+            (Edge::CallbackCall, _) => {
+                // Another invocation: the callback's frame, with arguments the helper chose.
+                let callee = cfg
+                    .graph
+                    .edges_directed(from, Direction::Outgoing)
+                    .find(|e| *e.weight() == Edge::CallbackCall)
+                    .map(|e| cfg.graph[e.target()].frame)
+                    .ok_or_else(|| Unsupported("a callback edge without a callee".into()))?;
+                s.saved.insert(callee, s.regs[6..=10].to_vec());
+                for r in 1..=5 {
+                    s.regs[r] = Val::unknown(BV::fresh_const("callback_arg", 64));
+                }
+                s.regs[10] = Val::ptr(T_STACK + callee as u64, self.stack_top(callee));
+            }
+            (Edge::CallbackReturn, _) => {
+                let callee = cfg.graph[from].frame;
+                let saved = s
+                    .saved
+                    .remove(&callee)
+                    .ok_or_else(|| Unsupported("a callback return without its call".into()))?;
+                for (i, v) in saved.into_iter().enumerate() {
+                    s.regs[6 + i] = v;
+                }
+            }
+            (Edge::CallbackDone, _) => {}
         }
         Ok(s)
     }
@@ -472,7 +511,14 @@ impl Encoder<'_> {
                 let r0 = &s.regs[0].v;
                 r0.bvslt(BV::from_i64(lo, 64)) | r0.bvsgt(BV::from_i64(hi, 64))
             }
-            Property::Reached(_) => Bool::from_bool(true),
+            // A NULL pointer's arithmetic: ask for the NULL the watch looks for.
+            Property::Watched(_, crate::interp::WatchCond::RegIs(reg, v)) => {
+                s.regs[reg.index()].v.eq(bv(v))
+            }
+            Property::Reached(_)
+            | Property::Watched(..)
+            | Property::Unbounded { .. }
+            | Property::HeldAtExit(_) => Bool::from_bool(true),
         }
     }
 }
