@@ -169,7 +169,7 @@ fn reverify(s: &vouch_proto::envelope::Statement, path: &Path, btf: Option<&Path
         crate::smt::available(true).context(
             "the verdict was refined with Z3 (options.z3); re-verifying it needs the same",
         )?;
-        let (report, smt) = crate::smt::refine(report, &object, program);
+        let (report, smt) = crate::smt::refine(report, &object, program, &options);
         let local: Vec<&str> = smt.discharged.iter().map(|(_, _, h)| h.as_str()).collect();
         let signed: Vec<&str> = p
             .discharged

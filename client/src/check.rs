@@ -123,7 +123,7 @@ pub fn check_all<'a>(
             let started = Instant::now();
             let report = verify_program(object, p, options);
             let (report, smt) = if z3 && report.verdict == Verdict::Rejected {
-                let (r, s) = crate::smt::refine(report, object, p);
+                let (r, s) = crate::smt::refine(report, object, p, options);
                 (r, Some(s))
             } else {
                 (report, None)

@@ -7,7 +7,7 @@ use crate::check::Outcome;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::path::Path;
-use vouch_verifier::analysis::Report;
+use vouch_verifier::analysis::{Options, Report};
 use vouch_verifier::elf::{Object, Program};
 
 /// One remaining alarm: status, reason (unknown), counterexample rows, packet bytes.
@@ -38,9 +38,14 @@ pub fn available(wanted: bool) -> Result<()> {
 }
 
 #[cfg(feature = "z3")]
-pub fn refine(report: Report, object: &Object, program: &Program) -> (Report, Smt) {
+pub fn refine(
+    report: Report,
+    object: &Object,
+    program: &Program,
+    options: &Options,
+) -> (Report, Smt) {
     use vouch_verifier::smt::{self, Limits, Status};
-    let r = smt::refine(report, object, program, &Limits::default());
+    let r = smt::refine(report, object, program, options, &Limits::default());
     let judged = r
         .judged
         .iter()
@@ -76,7 +81,7 @@ pub fn refine(report: Report, object: &Object, program: &Program) -> (Report, Sm
 
 /// Never called: `available` refuses `--z3` first.
 #[cfg(not(feature = "z3"))]
-pub fn refine(report: Report, _: &Object, _: &Program) -> (Report, Smt) {
+pub fn refine(report: Report, _: &Object, _: &Program, _: &Options) -> (Report, Smt) {
     (report, Smt::default())
 }
 

@@ -298,7 +298,7 @@ fn run_job(
         }
         let started = Instant::now();
         let report = verify_program(&object, program, &job.options);
-        let refined = crate::smt::refine(report, &object, program, job.z3);
+        let refined = crate::smt::refine(report, &object, program, &job.options, job.z3);
         let report = &refined.report;
         let accepted = report.verdict == Verdict::Accepted;
         let (image, no_image_reason) = if accepted && !target.is_empty() {

@@ -12,7 +12,7 @@
 
 use vouch_proto::api;
 use vouch_proto::envelope::DischargedInfo;
-use vouch_verifier::analysis::{Report, Verdict};
+use vouch_verifier::analysis::{Options, Report, Verdict};
 use vouch_verifier::elf::{Object, Program};
 
 /// The answer to a request with option `z3` on a server built without the feature.
@@ -54,17 +54,28 @@ impl Refinement {
 }
 
 /// Refines `report` of `program` when `wanted` (and the program was rejected).
-pub fn refine(report: Report, object: &Object, program: &Program, wanted: bool) -> Refinement {
+pub fn refine(
+    report: Report,
+    object: &Object,
+    program: &Program,
+    options: &Options,
+    wanted: bool,
+) -> Refinement {
     if !wanted || report.verdict != Verdict::Rejected {
         return Refinement::plain(report);
     }
-    refine_rejected(report, object, program)
+    refine_rejected(report, object, program, options)
 }
 
 #[cfg(feature = "z3")]
-fn refine_rejected(report: Report, object: &Object, program: &Program) -> Refinement {
+fn refine_rejected(
+    report: Report,
+    object: &Object,
+    program: &Program,
+    options: &Options,
+) -> Refinement {
     use vouch_verifier::smt::{self, Limits, Status};
-    let r = smt::refine(report, object, program, &Limits::default());
+    let r = smt::refine(report, object, program, options, &Limits::default());
     let smt = r
         .judged
         .iter()
@@ -104,7 +115,7 @@ fn refine_rejected(report: Report, object: &Object, program: &Program) -> Refine
 }
 
 #[cfg(not(feature = "z3"))]
-fn refine_rejected(report: Report, _: &Object, _: &Program) -> Refinement {
+fn refine_rejected(report: Report, _: &Object, _: &Program, _: &Options) -> Refinement {
     // Unreachable in a running server: `validate` refuses option z3 first.
     Refinement::plain(report)
 }

@@ -53,7 +53,7 @@ fn refined(text: &str) -> Refined {
         per_query: std::time::Duration::from_secs(20),
         per_program: std::time::Duration::from_secs(60),
     };
-    refine(report, &obj, p, &limits)
+    refine(report, &obj, p, &options, &limits)
 }
 
 /// `(x & 15) - (x - (x & 0xf0)) + 1` is 1 for every byte `x`; the scalar domain only knows
@@ -261,4 +261,42 @@ f:
     assert_eq!(r.report.verdict, Verdict::Rejected);
     assert!(r.discharged.is_empty(), "{:?}", r.discharged);
     assert_eq!(r.judged[0].status, Status::Confirmed, "{:?}", r.judged);
+}
+
+/// A divisor that is zero only past the loop's bound: `(i & 0xf0 | i & 15) - 101` is `i - 101`
+/// for every `i < 256`, and the loop keeps `i` in [0, 99]. The domains see `[-101, 26]`; the
+/// havocked head alone lets `i` be 101, so only the analysis's head invariant (`i` in [0, 99],
+/// assumed at the head: `encode::assume_head`) discharges it.
+const COUNTER_DIVISOR: &str = "
+    mov %r6, 0
+loop:
+    mov %r7, %r6
+    and %r7, 0xf0
+    mov %r8, %r6
+    and %r8, 15
+    or %r7, %r8
+    sub %r7, 101
+    mov %r0, 1000
+    div %r0, %r7
+    add %r6, 1
+    jlt %r6, 100, loop
+    mov %r0, 0
+    exit
+";
+
+#[test]
+fn a_false_alarm_that_needs_the_loop_invariant_is_discharged() {
+    let r = refined(COUNTER_DIVISOR);
+    assert_eq!(r.report.verdict, Verdict::Accepted, "{:?}", r.judged);
+    assert_eq!(r.discharged.len(), 1);
+}
+
+/// The same loop running to 101: the divisor is 0 in the last iteration. Never discharged
+/// (the head invariant is now [0, 101]), and the unrolled search finds no counterexample
+/// within its 8 iterations, so the alarm stands.
+#[test]
+fn the_same_loop_past_the_zero_is_not_discharged() {
+    let r = refined(&COUNTER_DIVISOR.replace("jlt %r6, 100, loop", "jlt %r6, 102, loop"));
+    assert_eq!(r.report.verdict, Verdict::Rejected);
+    assert!(r.discharged.is_empty(), "{:?}", r.discharged);
 }

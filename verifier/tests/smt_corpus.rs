@@ -60,7 +60,7 @@ fn unsafe_corpus_programs_stay_rejected_and_get_counterexamples() {
             per_query: std::time::Duration::from_secs(20),
             per_program: std::time::Duration::from_secs(60),
         };
-        let r = refine(report, &obj, p, &limits);
+        let r = refine(report, &obj, p, &Options::default(), &limits);
         assert_eq!(
             r.report.verdict,
             Verdict::Rejected,

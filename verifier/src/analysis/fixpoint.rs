@@ -249,6 +249,8 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
             .collect();
         invariants.sort();
         report.invariants = invariants;
+        let heads = engine.loops.keys().copied();
+        report.loop_heads = super::loop_facts::collect(&engine.cfg, heads, &engine.pre);
     }
     report
 }

@@ -17,6 +17,7 @@ mod fixpoint;
 mod helper_args;
 #[cfg(test)]
 mod kernel_btf_tests;
+pub mod loop_facts;
 mod memory;
 pub mod prestate;
 pub mod report;

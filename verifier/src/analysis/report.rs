@@ -54,6 +54,8 @@ pub struct Report {
     pub stats: Stats,
     /// With `Options::collect_invariants`: (block's first pc, call depth, invariant) per block.
     pub invariants: Vec<(usize, usize, String)>,
+    /// With `Options::collect_invariants`: plain facts at loop heads, for the SMT encoding.
+    pub loop_heads: Vec<super::loop_facts::LoopHead>,
 }
 
 impl Report {
@@ -71,6 +73,7 @@ impl Report {
             unreachable,
             stats,
             invariants: vec![],
+            loop_heads: vec![],
         }
     }
 
@@ -86,6 +89,7 @@ impl Report {
             unreachable: vec![],
             stats: Stats::default(),
             invariants: vec![],
+            loop_heads: vec![],
         }
     }
 }

@@ -20,7 +20,8 @@ mod replay;
 
 pub use model::Counterexample;
 
-use crate::analysis::{Diagnostic, Input, Report, Verdict, map_table};
+use crate::analysis::loop_facts::LoopHead;
+use crate::analysis::{Diagnostic, Input, Options, Report, Verdict, map_table};
 use crate::elf::{Object, Program};
 use encode::Mode;
 use sha2::{Digest, Sha256};
@@ -95,9 +96,15 @@ pub struct Refined {
     pub discharged: Vec<Discharged>,
 }
 
-/// Refines the report of `program` (one program of `object`). One call per program; the
-/// limits bound its time.
-pub fn refine(report: Report, object: &Object, program: &Program, limits: &Limits) -> Refined {
+/// Refines the report of `program` (one program of `object`), which the analysis made with
+/// `options`. One call per program; the limits bound its time.
+pub fn refine(
+    report: Report,
+    object: &Object,
+    program: &Program,
+    options: &Options,
+    limits: &Limits,
+) -> Refined {
     let started = Instant::now();
     let maps = map_table(&object.maps);
     // A `.text` function other programs link in is judged in its callers' contexts (its entry
@@ -110,6 +117,19 @@ pub fn refine(report: Report, object: &Object, program: &Program, limits: &Limit
                 .skip(1)
                 .any(|f| f.section == program.section && f.name == program.function)
         });
+    let heads = match (&program.insns, subprogram) {
+        (Ok(insns), false) => {
+            let input = Input {
+                insns,
+                program_type: program.program_type,
+                section: &program.section,
+                maps: &maps,
+                kernel_btf: object.kernel_btf.as_deref(),
+            };
+            loop_heads(input, program, options)
+        }
+        _ => vec![],
+    };
     let mut judged = vec![];
     let mut discharged = vec![];
     let mut kept = vec![];
@@ -129,7 +149,14 @@ pub fn refine(report: Report, object: &Object, program: &Program, limits: &Limit
                     maps: &maps,
                     kernel_btf: object.kernel_btf.as_deref(),
                 };
-                judge(d, input, object, program, limits.per_query.min(left))
+                judge(
+                    d,
+                    input,
+                    object,
+                    program,
+                    &heads,
+                    limits.per_query.min(left),
+                )
             }
         };
         match status {
@@ -169,6 +196,27 @@ pub fn refine(report: Report, object: &Object, program: &Program, limits: &Limit
     }
 }
 
+/// The analysis's facts at loop heads, when the encoding may assume them: the same analysis
+/// (same options) run again keeping its invariants, whose every alarm is a property the
+/// encoding states exactly (bounds, NULL, divisors). The analysis assumes an alarm's property
+/// after reporting it, so its head invariants hold until a run's first failing alarm; with
+/// only exact properties among the alarms, that first failure's query stays satisfiable
+/// under the facts (see `encode::assume_head`). Otherwise no facts: plain havoc.
+fn loop_heads(input: Input<'_>, program: &Program, options: &Options) -> Vec<LoopHead> {
+    let options = Options {
+        collect_invariants: true,
+        ..*options
+    };
+    let report = crate::analysis::verify(input, &options);
+    let exact = report.diagnostics.iter().all(|d| {
+        input.insns.get(d.pc).is_some_and(|insn| {
+            alarm::property(d, insn, program.program_type, &program.section)
+                .is_ok_and(|p| p.dischargeable())
+        })
+    });
+    if exact { report.loop_heads } else { vec![] }
+}
+
 enum Outcome {
     Discharged(String),
     Model(Counterexample, Status),
@@ -182,6 +230,7 @@ fn judge(
     input: Input<'_>,
     object: &Object,
     program: &Program,
+    heads: &[LoopHead],
     time: Duration,
 ) -> Result<Outcome, Status> {
     let insn = input
@@ -195,7 +244,7 @@ fn judge(
     let unknown = |e: Unsupported| Status::Unknown(e.0);
     let mut sound_model = None;
     if property.dischargeable() {
-        let query = encode::encode(input, d.pc, property, Mode::Sound).map_err(unknown)?;
+        let query = encode::encode(input, d.pc, property, Mode::Sound, heads).map_err(unknown)?;
         let solver = solver(&query);
         match check(&solver, deadline) {
             SatResult::Unsat => {
@@ -215,7 +264,8 @@ fn judge(
     }
     // A model of the sound query may take an impossible path through a havocked loop head;
     // the unrolled query's models are real paths (up to `UNROLL` back edges).
-    let query = encode::encode(input, d.pc, property, Mode::Unroll(UNROLL)).map_err(unknown)?;
+    let query =
+        encode::encode(input, d.pc, property, Mode::Unroll(UNROLL), &[]).map_err(unknown)?;
     let solver = solver(&query);
     let replay = |cx: &mut Counterexample| replay::replay(cx, d.pc, property, object, program);
     match (check(&solver, deadline), sound_model) {

@@ -31,6 +31,7 @@ mod state;
 
 use super::Unsupported;
 use super::alarm::Property;
+use crate::analysis::loop_facts::{LoopHead, RegFact};
 use crate::analysis::{Input, MapInfo};
 use crate::cfg::{self, Edge};
 use crate::isa::{Insn, Width};
@@ -105,12 +106,14 @@ pub(super) struct Encoder<'a> {
     callbacks: bool,
 }
 
-/// Builds the query for `property` at `pc`.
+/// Builds the query for `property` at `pc`. `heads` are the analysis's facts at loop heads,
+/// assumed after the havoc in [`Mode::Sound`] (see [`assume_head`] for when that is sound).
 pub fn encode(
     input: Input<'_>,
     pc: usize,
     property: Property,
     mode: Mode,
+    heads: &[LoopHead],
 ) -> Result<Query, Unsupported> {
     let cfg = cfg::build(input.insns).map_err(|e| Unsupported(format!("cfg: {e}")))?;
     let g = &cfg.graph;
@@ -214,6 +217,12 @@ pub fn encode(
                 && let Some(fx) = shape.loops.get(&b)
             {
                 havoc(&mut s, fx);
+                let head = heads
+                    .iter()
+                    .find(|h| h.frame == g[b].frame && h.pc == g[b].start);
+                if let Some(head) = head {
+                    assume_head(&mut s, fx, head);
+                }
             }
             let block = g[b];
             if block.callback_loop {
@@ -280,6 +289,44 @@ fn live_frames(cfg: &cfg::Cfg, frame: usize) -> Vec<usize> {
         f = p;
     }
     out
+}
+
+/// The analysis's facts at a loop head, for the registers the havoc made fresh: a number
+/// within its bounds, or a packet pointer `data + off` with `off` within its bounds.
+///
+/// Sound because the analysis's head invariant holds at every visit of every run in which no
+/// alarm's property has failed yet (the analysis assumes an alarm's property after reporting
+/// it, and nothing else). `smt::refine` only passes facts when every alarm of the analysis
+/// that computed them is a property this module encodes exactly (bounds, NULL); then for a
+/// run's *first* failing alarm, every earlier head visit satisfies the facts, so that alarm's
+/// query is satisfiable and it is not discharged. Hence a program all of whose alarms are
+/// discharged has no run in which any fails.
+fn assume_head(s: &mut State, fx: &shape::LoopEffects, head: &LoopHead) {
+    for &(r, fact) in &head.regs {
+        if !fx.regs.contains(&r) {
+            continue;
+        }
+        match fact {
+            RegFact::Num {
+                smin,
+                smax,
+                umin,
+                umax,
+            } => {
+                let v = BV::fresh_const("head_num", 64);
+                s.guard &= v.bvsge(BV::from_i64(smin, 64))
+                    & v.bvsle(BV::from_i64(smax, 64))
+                    & v.bvuge(bv(umin))
+                    & v.bvule(bv(umax));
+                s.regs[r] = Val::num(v);
+            }
+            RegFact::Packet { lo, hi } => {
+                let off = BV::fresh_const("head_packet_off", 64);
+                s.guard &= off.bvsge(BV::from_i64(lo, 64)) & off.bvsle(BV::from_i64(hi, 64));
+                s.regs[r] = Val::ptr(state::T_PACKET, &s.data + off);
+            }
+        }
+    }
 }
 
 /// A loop head's state stands for every iteration: what the loop modifies is replaced by
