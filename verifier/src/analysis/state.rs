@@ -12,7 +12,7 @@ use super::stack::Stack;
 use super::value::srange;
 use super::value::{Ptr, Region, Unusable, Value};
 use crate::domain::scalar::Scalar;
-use crate::domain::zone::{Var, Zone};
+use crate::domain::zone::{BOUNDS_SPAN, Bound, Var, Zone};
 use std::rc::Rc;
 
 /// Largest packet Linux handles (`MAX_PACKET_OFF`).
@@ -236,9 +236,22 @@ impl State {
             return;
         }
         // Only variables with bounds can tighten anything: visit those (a sorted range per
-        // frame), not every location.
-        let regs = self.zone.bounds_in(Var(REG_BASE), Var(REG_BASE + 11));
-        for (var, lo, hi) in regs.iter() {
+        // frame), not every location. One buffer per thread serves every call.
+        thread_local! {
+            static BOUNDS: std::cell::RefCell<Vec<Bound>> =
+                std::cell::RefCell::new(Vec::with_capacity(BOUNDS_SPAN));
+        }
+        BOUNDS.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut buf) => self.reduce_with(&mut buf),
+            // Not reentrant today; if it ever were, a fresh buffer keeps it correct.
+            Err(_) => self.reduce_with(&mut Vec::new()),
+        });
+    }
+
+    fn reduce_with(&mut self, bounds: &mut Vec<Bound>) {
+        self.zone
+            .bounds_in(Var(REG_BASE), Var(REG_BASE + 11), bounds);
+        for &(var, lo, hi) in bounds.iter() {
             let r = (var.0 - REG_BASE) as usize;
             if !reduce_value(&mut self.zone, &mut self.regs[r], var, lo, hi) {
                 self.bottom = true;
@@ -247,8 +260,8 @@ impl State {
         }
         for depth in 0..self.frames.len() {
             let base = SLOT_BASE + depth as u32 * 64;
-            let slots = self.zone.bounds_in(Var(base), Var(base + 64));
-            for (var, lo, hi) in slots.iter() {
+            self.zone.bounds_in(Var(base), Var(base + 64), bounds);
+            for &(var, lo, hi) in bounds.iter() {
                 let slot = (var.0 - base) as usize;
                 // Reduce a copy and write it back only if it changed: the stack may be shared.
                 let Some(old) = self.frames[depth].stack.slot(slot) else {
@@ -717,16 +730,18 @@ impl State {
             }
         }
         let slots = var_of(Loc::Slot { depth: 0, slot: 0 });
-        let frames = Var(slots.0 + 64 * out.frames.len() as u32);
-        for var in out.zone.vars_in(slots, frames) {
-            let (depth, slot) = (
-                ((var.0 - slots.0) / 64) as usize,
-                ((var.0 - slots.0) % 64) as usize,
-            );
-            let a = self.frames[depth].stack.slot(slot);
-            let b = other.frames[depth].stack.slot(slot);
-            if !matches!((a, b), (Some(x), Some(y)) if same_kind(x, y)) {
-                out.zone.forget(var);
+        for (depth, (f, g)) in self.frames.iter().zip(&other.frames).enumerate() {
+            // A shared stack holds the same kinds in both states.
+            if Rc::ptr_eq(&f.stack, &g.stack) {
+                continue;
+            }
+            let first = Var(slots.0 + 64 * depth as u32);
+            for var in out.zone.vars_in(first, Var(first.0 + 64)) {
+                let slot = (var.0 - first.0) as usize;
+                let (a, b) = (f.stack.slot(slot), g.stack.slot(slot));
+                if !matches!((a, b), (Some(x), Some(y)) if same_kind(x, y)) {
+                    out.zone.forget(var);
+                }
             }
         }
         out.reduce();

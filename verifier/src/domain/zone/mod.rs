@@ -39,17 +39,8 @@ struct Infeasible;
 /// Most variables one [`Zone::bounds_in`] reports: a frame's 64 stack slots.
 pub const BOUNDS_SPAN: usize = 64;
 
-/// Variables with their bounds, from [`Zone::bounds_in`].
-pub struct Bounds {
-    len: usize,
-    items: [(Var, Option<i64>, Option<i64>); BOUNDS_SPAN],
-}
-
-impl Bounds {
-    pub fn iter(&self) -> impl Iterator<Item = (Var, Option<i64>, Option<i64>)> + '_ {
-        self.items[..self.len].iter().copied()
-    }
-}
+/// A variable with its bounds (as [`Zone::interval`]), from [`Zone::bounds_in`].
+pub type Bound = (Var, Option<i64>, Option<i64>);
 
 /// A conjunction of constraints `x - y <= c`, `x <= c`, `x >= c` over [`Var`]s, or bottom (no
 /// solution, i.e. unreachable).
@@ -103,31 +94,27 @@ impl Zone {
     }
 
     /// The bounded variables in `lo..hi` (at most [`BOUNDS_SPAN`] of them) with their bounds
-    /// (as [`Zone::interval`]), in order: for visiting every location's bounds with one search,
-    /// into a buffer on the stack (this runs after every join and branch).
-    pub fn bounds_in(&self, lo: Var, hi: Var) -> Bounds {
-        let mut out = Bounds {
-            len: 0,
-            items: [(Var(0), None, None); BOUNDS_SPAN],
-        };
+    /// (as [`Zone::interval`]), in order, into `out` (cleared first): for visiting every
+    /// location's bounds with one search. This runs after every join and branch, so the caller
+    /// reuses one buffer (a fixed array returned by value cost a 2.5 KiB copy per call).
+    pub fn bounds_in(&self, lo: Var, hi: Var, out: &mut Vec<Bound>) {
+        out.clear();
         debug_assert!(hi.0.saturating_sub(lo.0) as usize <= BOUNDS_SPAN);
         if self.bottom {
-            return out;
+            return;
         }
         let bounded = self
             .graph
             .nodes
             .range(lo, hi)
             .filter(|(_, n)| n.upper.is_some() || n.neg_lower.is_some());
-        for (&x, n) in bounded.take(BOUNDS_SPAN) {
-            out.items[out.len] = (
+        out.extend(bounded.take(BOUNDS_SPAN).map(|(&x, n)| {
+            (
                 x,
                 graph::wide(n.neg_lower).and_then(|l| lower_to_i64(-l)),
                 graph::wide(n.upper).and_then(upper_to_i64),
-            );
-            out.len += 1;
-        }
-        out
+            )
+        }));
     }
 
     /// The tightest bounds `(lo, hi)` on `x` the constraints imply; `None` where unbounded (or
