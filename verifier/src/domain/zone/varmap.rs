@@ -26,6 +26,11 @@ impl<V> VarMap<V> {
         self.entries.binary_search_by_key(&k, |(v, _)| *v)
     }
 
+    /// The position of `k` in key order, if present.
+    pub fn index_of(&self, k: &Var) -> Option<usize> {
+        self.find(*k).ok()
+    }
+
     pub fn get(&self, k: &Var) -> Option<&V> {
         self.find(*k).ok().map(|i| &self.entries[i].1)
     }

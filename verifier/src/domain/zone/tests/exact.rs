@@ -50,6 +50,32 @@ proptest! {
         prop_assert!(za.meet(&za) == za);
     }
 
+    /// Joins of two clones of one zone that each went on a little: they share the nodes
+    /// neither touched (copy-on-write), which the join reuses whole (`clean_components`).
+    #[test]
+    fn join_of_diverged_clones_matches_reference(a in ops(0..25), b in ops(0..4), c in ops(0..4), after in ops(0..8)) {
+        let (za, ra) = build(&a);
+        let (mut z1, mut r1) = (za.clone(), ra.clone());
+        for op in &b {
+            apply_zone(op, &mut z1);
+            apply_reference(op, &mut r1);
+        }
+        let (mut z2, mut r2) = (za.clone(), ra.clone());
+        for op in &c {
+            apply_zone(op, &mut z2);
+            apply_reference(op, &mut r2);
+        }
+        for (zl, rl, zr, rr) in [(&z1, &r1, &z2, &r2), (&z2, &r2, &z1, &r1)] {
+            let (mut z, mut r) = (zl.join(zr), rl.join(rr));
+            assert_same(&z, &r, &"join");
+            for op in &after {
+                apply_zone(op, &mut z);
+                apply_reference(op, &mut r);
+                assert_same(&z, &r, &format_args!("join then {op:?}"));
+            }
+        }
+    }
+
     #[test]
     fn widening_is_an_upper_bound(
         a in ops(0..25),
