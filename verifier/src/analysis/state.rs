@@ -267,6 +267,22 @@ impl State {
                 let Some(old) = self.frames[depth].stack.slot(slot) else {
                     continue;
                 };
+                // Most slots' values are already within the zone's bounds: then only the zone
+                // may learn, and the value needs no copy.
+                if let Some(s) = scalar_of(old) {
+                    let (smin, smax) = s.signed_range();
+                    let (l, h) = (lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
+                    if lo.is_none() && hi.is_none() {
+                        continue;
+                    }
+                    if l <= smin && smax <= h {
+                        if !teach_zone(&mut self.zone, s, var, l, h) {
+                            self.bottom = true;
+                            return;
+                        }
+                        continue;
+                    }
+                }
                 let mut value = old.clone();
                 if !reduce_value(&mut self.zone, &mut value, var, lo, hi) {
                     self.bottom = true;
@@ -340,10 +356,14 @@ fn reduce_value(
             None => return false,
         }
     }
-    // The other direction: the bounds may know more than the zone (known bits round a
-    // bound, `x != c` trims an end). The zone must learn it, or the next assignment
-    // computes from its weaker bound and loses it (`i += 8` after `i != 128` with `i`
-    // a multiple of 8 would climb past 128 at every iteration of a loop).
+    teach_zone(zone, scalar, var, lo, hi)
+}
+
+/// The other direction: the bounds may know more than the zone (known bits round a bound,
+/// `x != c` trims an end). The zone must learn it, or the next assignment computes from its
+/// weaker bound and loses it (`i += 8` after `i != 128` with `i` a multiple of 8 would climb
+/// past 128 at every iteration of a loop). False when that makes the zone bottom.
+fn teach_zone(zone: &mut Zone, scalar: &Scalar, var: Var, lo: i64, hi: i64) -> bool {
     let (smin, smax) = scalar.signed_range();
     if smin > lo || smax < hi {
         zone.add_interval(var, Some(smin), Some(smax));
@@ -352,6 +372,15 @@ fn reduce_value(
         }
     }
     true
+}
+
+/// The scalar a zone variable of `value` bounds: a number, or a pointer's offset.
+fn scalar_of(value: &Value) -> Option<&Scalar> {
+    match value {
+        Value::Num(s) => Some(s),
+        Value::Ptr(p) => Some(&p.off),
+        Value::Bad(_) => None,
+    }
 }
 
 /// The region a join of pointers into `a` and `b` points into, if they can be merged: values of
@@ -566,6 +595,11 @@ impl State {
 
 /// Join of two values at the same location. Pointers join only within one region.
 pub fn join_value(a: &Value, b: &Value) -> Value {
+    // Most locations hold the same value on both paths (a join's inputs are clones that each
+    // changed a few): the join is that value, without the bounds' reconciliation.
+    if a == b {
+        return a.clone();
+    }
     match (a, b) {
         (Value::Num(x), Value::Num(y)) => Value::Num(x.join(y)),
         (Value::Ptr(p), Value::Ptr(q)) if join_region(p.region, q.region).is_some() => {
@@ -609,6 +643,9 @@ fn join_ptr(p: &Ptr, q: &Ptr, off: Scalar) -> Ptr {
 }
 
 pub fn widen_value(a: &Value, b: &Value, thresholds: &[i64]) -> Value {
+    if a == b {
+        return a.clone();
+    }
     match (a, b) {
         (Value::Num(x), Value::Num(y)) => Value::Num(x.widen(y, thresholds)),
         (Value::Ptr(p), Value::Ptr(q)) if join_region(p.region, q.region).is_some() => {
