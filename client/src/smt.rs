@@ -44,19 +44,15 @@ pub fn refine(
     program: &Program,
     options: &Options,
 ) -> (Report, Smt) {
-    use vouch_verifier::smt::{self, Limits, Status};
+    use vouch_verifier::smt::{self, Limits};
     let r = smt::refine(report, object, program, options, &Limits::default());
     let judged = r
         .judged
         .iter()
         .map(|j| {
-            let reason = match &j.status {
-                Status::Unknown(why) => Some(why.clone()),
-                _ => None,
-            };
             (
                 j.status.name().to_string(),
-                reason,
+                j.status.reason().map(str::to_owned),
                 j.counterexample
                     .as_ref()
                     .map(|c| c.rows())

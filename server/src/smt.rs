@@ -74,17 +74,14 @@ fn refine_rejected(
     program: &Program,
     options: &Options,
 ) -> Refinement {
-    use vouch_verifier::smt::{self, Limits, Status};
+    use vouch_verifier::smt::{self, Limits};
     let r = smt::refine(report, object, program, options, &Limits::default());
     let smt = r
         .judged
         .iter()
         .map(|j| api::Smt {
             status: j.status.name().to_owned(),
-            reason: match &j.status {
-                Status::Unknown(why) => why.clone(),
-                _ => String::new(),
-            },
+            reason: j.status.reason().unwrap_or_default().to_owned(),
             counterexample: j
                 .counterexample
                 .as_ref()

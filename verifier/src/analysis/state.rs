@@ -269,12 +269,12 @@ impl State {
                 };
                 // Most slots' values are already within the zone's bounds: then only the zone
                 // may learn, and the value needs no copy.
+                if lo.is_none() && hi.is_none() {
+                    continue;
+                }
                 if let Some(s) = scalar_of(old) {
                     let (smin, smax) = s.signed_range();
                     let (l, h) = (lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
-                    if lo.is_none() && hi.is_none() {
-                        continue;
-                    }
                     if l <= smin && smax <= h {
                         if !teach_zone(&mut self.zone, s, var, l, h) {
                             self.bottom = true;

@@ -68,6 +68,14 @@ impl Status {
             Status::Unknown(_) => "unknown",
         }
     }
+
+    /// Why the status is `unknown`; `None` for the others.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Status::Unknown(why) => Some(why),
+            _ => None,
+        }
+    }
 }
 
 /// The outcome for one alarm that stands.
@@ -117,15 +125,15 @@ pub fn refine(
                 .skip(1)
                 .any(|f| f.section == program.section && f.name == program.function)
         });
-    let heads = match (&program.insns, subprogram) {
-        (Ok(insns), false) => {
-            let input = Input {
-                insns,
-                program_type: program.program_type,
-                section: &program.section,
-                maps: &maps,
-                kernel_btf: object.kernel_btf.as_deref(),
-            };
+    let input = program.insns.as_ref().ok().map(|insns| Input {
+        insns,
+        program_type: program.program_type,
+        section: &program.section,
+        maps: &maps,
+        kernel_btf: object.kernel_btf.as_deref(),
+    });
+    let heads = match input {
+        Some(input) if !subprogram && exact(input, program, &report.diagnostics) => {
             loop_heads(input, program, options)
         }
         _ => vec![],
@@ -135,29 +143,20 @@ pub fn refine(
     let mut kept = vec![];
     for d in &report.diagnostics {
         let left = limits.per_program.saturating_sub(started.elapsed());
-        let status = match &program.insns {
-            Err(_) => Err(Status::Unknown("the program does not decode".into())),
-            Ok(_) if subprogram => Err(Status::Unknown(
+        let status = match input {
+            None => Err(Status::Unknown("the program does not decode".into())),
+            Some(_) if subprogram => Err(Status::Unknown(
                 "a subprogram: judged in its callers' contexts, which are not encoded".into(),
             )),
-            Ok(_) if left.is_zero() => Err(Status::Unknown("program time limit reached".into())),
-            Ok(insns) => {
-                let input = Input {
-                    insns,
-                    program_type: program.program_type,
-                    section: &program.section,
-                    maps: &maps,
-                    kernel_btf: object.kernel_btf.as_deref(),
-                };
-                judge(
-                    d,
-                    input,
-                    object,
-                    program,
-                    &heads,
-                    limits.per_query.min(left),
-                )
-            }
+            Some(_) if left.is_zero() => Err(Status::Unknown("program time limit reached".into())),
+            Some(input) => judge(
+                d,
+                input,
+                object,
+                program,
+                &heads,
+                limits.per_query.min(left),
+            ),
         };
         match status {
             Ok(Outcome::Discharged(hash)) => discharged.push(Discharged {
@@ -201,20 +200,30 @@ pub fn refine(
 /// encoding states exactly (bounds, NULL, divisors). The analysis assumes an alarm's property
 /// after reporting it, so its head invariants hold until a run's first failing alarm; with
 /// only exact properties among the alarms, that first failure's query stays satisfiable
-/// under the facts (see `encode::assume_head`). Otherwise no facts: plain havoc.
+/// under the facts (see `encode::assume_head`). Otherwise no facts: plain havoc. `refine`
+/// asks [`exact`] of the report it was given first, so a program whose alarms rule the facts
+/// out is not analysed again for nothing.
 fn loop_heads(input: Input<'_>, program: &Program, options: &Options) -> Vec<LoopHead> {
     let options = Options {
         collect_invariants: true,
         ..*options
     };
     let report = crate::analysis::verify(input, &options);
-    let exact = report.diagnostics.iter().all(|d| {
+    if exact(input, program, &report.diagnostics) {
+        report.loop_heads
+    } else {
+        vec![]
+    }
+}
+
+/// Whether every alarm is a property the encoding states exactly (bounds, NULL, divisors).
+fn exact(input: Input<'_>, program: &Program, diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().all(|d| {
         input.insns.get(d.pc).is_some_and(|insn| {
             alarm::property(d, insn, program.program_type, &program.section)
                 .is_ok_and(|p| p.dischargeable())
         })
-    });
-    if exact { report.loop_heads } else { vec![] }
+    })
 }
 
 enum Outcome {
