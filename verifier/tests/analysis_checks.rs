@@ -874,3 +874,29 @@ fn tracing_return_values_follow_the_attach_kind() {
         }
     }
 }
+
+/// clang compiles `ret = err < 0 ? -155 : 0` branch-free as `(err << 32 s>> 63) & -155` and then
+/// tests the sign-extended copy of `ret`: the AND must keep `ret` within 32-bit signed range
+/// (it is 0 or -155) so the copy stays tied to it, and `copy >= 0` proves `ret == 0` (Cilium's
+/// NAT paths pick a NULL-able pointer only where `ret` is 0). The unsafe twin writes 555 bytes
+/// below the frame on the `ret < 0` path, which is `ret == -155`.
+#[test]
+fn branch_free_selects_keep_their_value_in_range() {
+    let opts = Options::default();
+    let select = |on_negative: &str, on_zero: &str| {
+        format!(
+            "call 5\nmov %r9, %r0\nlsh %r9, 32\narsh %r9, 63\nand %r9, -155\nmov %r1, %r9\nlsh %r1, 32\narsh %r1, 32\njsgt %r1, -1, zero\n{on_negative}\nmov %r0, 0\nexit\nzero:\n{on_zero}\nmov %r0, 0\nexit"
+        )
+    };
+    let store = |offset: i32| format!("mov %r2, %r10\nadd %r2, %r9\nstdw [%r2{offset}], 0");
+    let safe = select(&store(-200), &store(-8));
+    let (verdict, _, first) = check(ProgramType::Xdp, &safe, &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let unsafe_ = select(&store(-400), &store(-8));
+    let (verdict, kind, first) = check(ProgramType::Xdp, &unsafe_, &opts);
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("memory")),
+        "{first}"
+    );
+}

@@ -306,17 +306,42 @@ fn srem(a: Part, b: Part) -> Part {
     Part::from_bounds(Bounds::signed(lo, hi, w), w)
 }
 
+/// For a negative lower bound `lo`, `-2^k` for the least `k` with `-2^k <= lo` (every value in
+/// `[lo, -1]` has all bits from `k` up set); `lo` itself when it is not negative.
+fn neg_floor(lo: i64) -> i64 {
+    if lo >= 0 {
+        return lo;
+    }
+    let magnitude = lo.unsigned_abs().next_power_of_two();
+    // `magnitude <= 2^63`, and `-2^63` is `i64::MIN`.
+    0i64.wrapping_sub_unsigned(magnitude)
+}
+
+/// For a non-negative upper bound `hi`, `2^k - 1` for the least `k` with `hi < 2^k` (no value
+/// in `[0, hi]` sets a bit from `k` up), at most the width's largest value.
+fn pos_ceiling(hi: i64, w: Bits) -> i64 {
+    if hi < 0 {
+        return -1;
+    }
+    let limit = (hi as u64).saturating_add(1).next_power_of_two() - 1;
+    (limit.min(smax_of(w) as u64)) as i64
+}
+
 fn and(a: Part, b: Part) -> Part {
     let w = a.w;
     let (x, y) = (a.b, b.b);
     // Clearing bits makes a value smaller in the unsigned order, and keeps a non-negative one
     // non-negative; the result is negative only if both are, and then at most the smaller.
+    // Negative values of at least `-2^k` have every bit from `k` up set, so the result of two
+    // such keeps them all: it is at least `-2^k` (`(c >> 63) & -155`, clang's branch-free
+    // `c ? -155 : 0`, stays in [-256, 0]).
+    let floor = neg_floor(x.smin.min(y.smin));
     let (smin, smax) = match (x.smin >= 0, y.smin >= 0) {
         (true, true) => (0, x.smax.min(y.smax)),
         (true, false) => (0, x.smax),
         (false, true) => (0, y.smax),
-        (false, false) if x.smax < 0 && y.smax < 0 => (smin_of(w), x.smax.min(y.smax)),
-        (false, false) => (smin_of(w), smax_of(w)),
+        (false, false) if x.smax < 0 && y.smax < 0 => (floor, x.smax.min(y.smax)),
+        (false, false) => (floor, x.smax.max(y.smax)),
     };
     Part {
         b: Bounds {
@@ -334,9 +359,11 @@ fn or(a: Part, b: Part) -> Part {
     let w = a.w;
     let (x, y) = (a.b, b.b);
     // Setting bits makes a value larger in the unsigned order; the result is negative as soon
-    // as one operand is, and then at least that operand.
+    // as one operand is, and then at least that operand. Non-negative values below `2^k` set
+    // no bit from `k` up, so neither does their union: it stays below `2^k`.
+    let ceiling = pos_ceiling(x.smax.max(y.smax), w);
     let (smin, smax) = if x.smin >= 0 && y.smin >= 0 {
-        (x.smin.max(y.smin), smax_of(w))
+        (x.smin.max(y.smin), ceiling)
     } else if x.smax < 0 && y.smax < 0 {
         (x.smin.max(y.smin), -1)
     } else if x.smax < 0 {
@@ -344,7 +371,7 @@ fn or(a: Part, b: Part) -> Part {
     } else if y.smax < 0 {
         (y.smin, -1)
     } else {
-        (smin_of(w), smax_of(w))
+        (x.smin.min(y.smin), ceiling)
     };
     Part {
         b: Bounds {
