@@ -196,8 +196,10 @@ impl State {
         }
     }
 
-    /// Stores a value without touching the zone (the caller has set the variable's relations).
+    /// Stores a value without changing the zone (the caller has set the variable's relations);
+    /// the next [`State::reduce`] reconciles the two.
     pub fn put(&mut self, loc: Loc, value: Value) {
+        self.zone.touch(var_of(loc));
         match loc {
             Loc::Reg(r) => self.regs[usize::from(r)] = value,
             Loc::Slot { depth, slot } => {
@@ -227,6 +229,10 @@ impl State {
 
     /// Tightens the bounds of every value from what the zone implies, and detects
     /// contradictions (the state becomes bottom).
+    ///
+    /// Only locations whose zone bounds changed since the last reduction, or whose value was
+    /// replaced ([`State::put`]), can tighten anything: the zone reports them
+    /// ([`Zone::take_touched`]), and after a join or widening it reports everything.
     pub fn reduce(&mut self) {
         if self.bottom {
             return;
@@ -235,66 +241,104 @@ impl State {
             self.bottom = true;
             return;
         }
-        // Only variables with bounds can tighten anything: visit those (a sorted range per
-        // frame), not every location. One buffer per thread serves every call.
+        // One pair of buffers per thread serves every call.
         thread_local! {
-            static BOUNDS: std::cell::RefCell<Vec<Bound>> =
-                std::cell::RefCell::new(Vec::with_capacity(BOUNDS_SPAN));
+            static BUFFERS: std::cell::RefCell<(Vec<Bound>, Vec<Var>)> =
+                std::cell::RefCell::new((Vec::with_capacity(BOUNDS_SPAN), Vec::new()));
         }
-        BOUNDS.with(|buf| match buf.try_borrow_mut() {
-            Ok(mut buf) => self.reduce_with(&mut buf),
-            // Not reentrant today; if it ever were, a fresh buffer keeps it correct.
-            Err(_) => self.reduce_with(&mut Vec::new()),
+        BUFFERS.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut buf) => {
+                let (bounds, touched) = &mut *buf;
+                self.reduce_with(bounds, touched);
+            }
+            // Not reentrant today; if it ever were, fresh buffers keep it correct.
+            Err(_) => self.reduce_with(&mut Vec::new(), &mut Vec::new()),
         });
     }
 
-    fn reduce_with(&mut self, bounds: &mut Vec<Bound>) {
+    fn reduce_with(&mut self, bounds: &mut Vec<Bound>, touched: &mut Vec<Var>) {
+        if self.zone.take_touched(touched) {
+            bounds.clear();
+            for &var in touched.iter() {
+                let (lo, hi) = self.zone.interval(var);
+                if lo.is_some() || hi.is_some() {
+                    bounds.push((var, lo, hi));
+                }
+            }
+            if !self.reduce_bounds(bounds) {
+                self.bottom = true;
+            }
+            return;
+        }
+        // Everything may have changed: visit every location the zone bounds (a sorted range
+        // per frame), not every location.
         self.zone
             .bounds_in(Var(REG_BASE), Var(REG_BASE + 11), bounds);
-        for &(var, lo, hi) in bounds.iter() {
-            let r = (var.0 - REG_BASE) as usize;
-            if !reduce_value(&mut self.zone, &mut self.regs[r], var, lo, hi) {
-                self.bottom = true;
-                return;
-            }
+        if !self.reduce_bounds(bounds) {
+            self.bottom = true;
+            return;
         }
         for depth in 0..self.frames.len() {
             let base = SLOT_BASE + depth as u32 * 64;
             self.zone.bounds_in(Var(base), Var(base + 64), bounds);
-            for &(var, lo, hi) in bounds.iter() {
-                let slot = (var.0 - base) as usize;
-                // Reduce a copy and write it back only if it changed: the stack may be shared.
-                let Some(old) = self.frames[depth].stack.slot(slot) else {
-                    continue;
-                };
-                // Most slots' values are already within the zone's bounds: then only the zone
-                // may learn, and the value needs no copy.
-                if lo.is_none() && hi.is_none() {
-                    continue;
-                }
-                if let Some(s) = scalar_of(old) {
-                    let (smin, smax) = s.signed_range();
-                    let (l, h) = (lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
-                    if l <= smin && smax <= h {
-                        if !teach_zone(&mut self.zone, s, var, l, h) {
-                            self.bottom = true;
-                            return;
-                        }
-                        continue;
-                    }
-                }
-                let mut value = old.clone();
-                if !reduce_value(&mut self.zone, &mut value, var, lo, hi) {
-                    self.bottom = true;
-                    return;
-                }
-                if value != *old
-                    && let Some(v) = Rc::make_mut(&mut self.frames[depth].stack).slot_mut(slot)
-                {
-                    *v = value;
-                }
+            if !self.reduce_bounds(bounds) {
+                self.bottom = true;
+                return;
             }
         }
+        // What this pass taught the zone is consistent with the values already.
+        self.zone.take_touched(touched);
+    }
+
+    /// Reduces the registers and stack slots among `bounds` (zone variables with their
+    /// bounds, in order; others are skipped). False on a contradiction.
+    fn reduce_bounds(&mut self, bounds: &[Bound]) -> bool {
+        for &(var, lo, hi) in bounds {
+            if (REG_BASE..SLOT_BASE).contains(&var.0) {
+                let r = (var.0 - REG_BASE) as usize;
+                if !reduce_value(&mut self.zone, &mut self.regs[r], var, lo, hi) {
+                    return false;
+                }
+                continue;
+            }
+            if !(SLOT_BASE..SAVED_BASE).contains(&var.0) {
+                continue;
+            }
+            let depth = ((var.0 - SLOT_BASE) / 64) as usize;
+            let slot = ((var.0 - SLOT_BASE) % 64) as usize;
+            if depth >= self.frames.len() {
+                continue;
+            }
+            // Reduce a copy and write it back only if it changed: the stack may be shared.
+            let Some(old) = self.frames[depth].stack.slot(slot) else {
+                continue;
+            };
+            // Most slots' values are already within the zone's bounds: then only the zone
+            // may learn, and the value needs no copy.
+            if lo.is_none() && hi.is_none() {
+                continue;
+            }
+            if let Some(s) = scalar_of(old) {
+                let (smin, smax) = s.signed_range();
+                let (l, h) = (lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
+                if l <= smin && smax <= h {
+                    if !teach_zone(&mut self.zone, s, var, l, h) {
+                        return false;
+                    }
+                    continue;
+                }
+            }
+            let mut value = old.clone();
+            if !reduce_value(&mut self.zone, &mut value, var, lo, hi) {
+                return false;
+            }
+            if value != *old
+                && let Some(v) = Rc::make_mut(&mut self.frames[depth].stack).slot_mut(slot)
+            {
+                *v = value;
+            }
+        }
+        true
     }
 
     /// Every value in registers and on every stack, mutably (for invalidation passes).

@@ -149,6 +149,7 @@ impl Graph {
     fn relax(&mut self, w: Weight, sources: &[End], targets: &[End]) {
         let mut columns: Vec<Vec<(Var, Option<i64>)>> = vec![Vec::new(); targets.len()];
         for src in sources {
+            self.touched.push(src.var);
             let node = Rc::make_mut(self.nodes.entry(src.var).or_default());
             node.neg_lower = src.bound.and_then(storable);
             for (tgt, column) in targets.iter().zip(&mut columns) {
@@ -184,6 +185,7 @@ impl Graph {
             }
         }
         for (tgt, column) in targets.iter().zip(columns) {
+            self.touched.push(tgt.var);
             let node = Rc::make_mut(self.nodes.entry(tgt.var).or_default());
             node.upper = tgt.bound.and_then(storable);
             for (i, w) in column {

@@ -104,6 +104,9 @@ pub(super) struct Graph {
     /// (`Rc::make_mut`): states are cloned along every edge and most instructions touch one or
     /// two variables, so a clone costs a reference count per node, not a copy of its edges.
     pub nodes: VarMap<Rc<Node>>,
+    /// Variables whose unary bounds changed since the owner last took them (see
+    /// [`super::Zone::take_touched`]); may hold duplicates.
+    pub touched: Vec<Var>,
 }
 
 impl Graph {
@@ -164,6 +167,7 @@ impl Graph {
         if self.nodes.get(&x).map_or(w.is_none(), |n| n.upper == w) {
             return;
         }
+        self.touched.push(x);
         self.with_node(x, |n| n.upper = w);
     }
 
@@ -173,6 +177,7 @@ impl Graph {
         if self.nodes.get(&x).map_or(w.is_none(), |n| n.neg_lower == w) {
             return;
         }
+        self.touched.push(x);
         self.with_node(x, |n| n.neg_lower = w);
     }
 

@@ -46,6 +46,7 @@ pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
     let clean = clean_components(g1, g2);
     let mut out = Graph {
         nodes: VarMap::with_capacity(g1.nodes.len().min(g2.nodes.len())),
+        touched: Vec::new(),
     };
     for (k, (&v, n1)) in g1.nodes.iter().enumerate() {
         if clean[k] {

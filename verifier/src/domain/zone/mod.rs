@@ -56,9 +56,36 @@ pub struct Zone {
     /// change only by losing constraints (see [`Zone::widen`]): so it survives adding
     /// constraints, loses what `forget` removes, and is dropped by assignments.
     widen_base: Option<Box<Graph>>,
+    /// Every variable's bounds may have changed (the zone came from a lattice operation), not
+    /// only those in `graph.touched`.
+    all_touched: bool,
 }
 
 impl Zone {
+    /// The variables whose bounds may have changed since the last call, sorted and without
+    /// duplicates, into `out`; `false` when that is every variable (the zone came from a join,
+    /// meet, widening or narrowing), and `out` is then empty. Lets a reduced product with this
+    /// zone revisit only what changed (see `State::reduce`). Adding constraints reports every
+    /// variable whose bound the closure tightened; forgetting reports nothing (no bound gets
+    /// tighter).
+    pub fn take_touched(&mut self, out: &mut Vec<Var>) -> bool {
+        out.clear();
+        if std::mem::take(&mut self.all_touched) {
+            self.graph.touched.clear();
+            return false;
+        }
+        out.append(&mut self.graph.touched);
+        out.sort_unstable();
+        out.dedup();
+        true
+    }
+
+    /// Reports `x` from the next [`Zone::take_touched`] (its owner changed what `x` stands
+    /// for without changing its bounds).
+    pub fn touch(&mut self, x: Var) {
+        self.graph.touched.push(x);
+    }
+
     /// No constraints.
     pub fn top() -> Self {
         Self::default()
@@ -299,12 +326,14 @@ impl Zone {
             return self.clone();
         }
         let left = self.widen_base.as_deref().unwrap_or(&self.graph);
-        let raw = lattice::widen(left, &newer.graph, thresholds);
+        let mut raw = lattice::widen(left, &newer.graph, thresholds);
+        raw.touched.clear();
         match lattice::close(&raw) {
             Ok(graph) => Zone {
                 graph,
                 bottom: false,
                 widen_base: Some(Box::new(raw)),
+                all_touched: true,
             },
             // Cannot happen (`raw` is implied by the satisfiable `left`); top is still sound.
             Err(Infeasible) => Zone::top(),
@@ -322,6 +351,7 @@ impl Zone {
     fn from_graph(graph: Graph) -> Zone {
         Zone {
             graph,
+            all_touched: true,
             ..Zone::default()
         }
     }
@@ -331,6 +361,7 @@ impl Zone {
             graph: self.graph.clone(),
             bottom: self.bottom,
             widen_base: None,
+            all_touched: true,
         }
     }
 

@@ -14,6 +14,30 @@ fn widening_bound(thresholds: usize) -> usize {
 proptest! {
     #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
 
+    /// `take_touched` names every variable whose bounds an operation changed to a new finite
+    /// value (what `State::reduce` relies on to revisit only those), or reports everything.
+    #[test]
+    fn touched_covers_every_changed_bound(before in ops(0..25), step in ops(1..2), other in ops(0..10)) {
+        let (mut z, _) = build(&before);
+        let mut touched = Vec::new();
+        z.take_touched(&mut touched);
+        let old: Vec<_> = VARS.iter().map(|&v| z.interval(v)).collect();
+        apply_zone(&step[0], &mut z);
+        let changed = |k: usize, now: (Option<i64>, Option<i64>)| {
+            (now.0.is_some() && now.0 != old[k].0) || (now.1.is_some() && now.1 != old[k].1)
+        };
+        if z.take_touched(&mut touched) {
+            for (k, &v) in VARS.iter().enumerate() {
+                if !z.is_bottom() && changed(k, z.interval(v)) {
+                    prop_assert!(touched.contains(&v), "{:?} changed {:?} -> {:?} unreported after {:?}", v, old[k], z.interval(v), step[0]);
+                }
+            }
+        }
+        // A lattice operation's result reports everything.
+        let (o, _) = build(&other);
+        prop_assert!(!z.join(&o).take_touched(&mut touched) || z.is_bottom() || o.is_bottom());
+    }
+
     #[test]
     fn every_step_matches_reference(ops in ops(1..40)) {
         let (mut z, mut r) = (Zone::top(), Dbm::top());
