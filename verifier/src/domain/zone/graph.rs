@@ -76,7 +76,7 @@ pub(super) fn max(a: Option<Weight>, b: Option<Weight>) -> Option<Weight> {
 }
 
 /// A variable's constraints: its unary bounds and its edges in both directions.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Node {
     /// `x <= upper`.
     pub upper: Option<i64>,

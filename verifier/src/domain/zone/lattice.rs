@@ -81,8 +81,7 @@ pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
             .map(|(i, j, _)| (i, j))
             .filter(|&(i, _)| !is_clean(i)),
     );
-    pairs.extend(crossed_pairs(g1, g2));
-    pairs.extend(crossed_pairs(g2, g1));
+    crossed_pairs(g1, g2, &mut pairs);
     for (i, j) in pairs {
         if let (Some(d1), Some(d2)) = (g1.dist(i, j), g2.dist(i, j)) {
             let joined = d1.max(d2);
@@ -95,7 +94,7 @@ pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
 }
 
 /// Per node of `g1` (in its order): whether its connected component, over the edges of both
-/// graphs, consists of nodes both graphs share (`Rc::ptr_eq`). Such a component joins to
+/// graphs, consists of nodes both graphs share (`Rc::ptr_eq`, or equal). Such a component joins to
 /// itself: every pair inside it has the same bounds and distances on both sides, and no edge
 /// leaves it (a shared node has the same edges on both sides, all to nodes of its component).
 /// Reusing its nodes saves the join most of its work when two paths changed a few variables
@@ -113,7 +112,12 @@ fn clean_components(g1: &Graph, g2: &Graph) -> Vec<bool> {
     }
     let mut dirty = vec![false; n];
     for (k, (v, n1)) in g1.nodes.iter().enumerate() {
-        let shared = g2.nodes.get(v).is_some_and(|n2| Rc::ptr_eq(n1, n2));
+        // Two paths that computed the same constraints separately hold equal nodes that are
+        // not shared: they count as shared (the argument below needs only equal edges).
+        let shared = g2
+            .nodes
+            .get(v)
+            .is_some_and(|n2| Rc::ptr_eq(n1, n2) || **n1 == **n2);
         if !shared {
             dirty[k] = true;
         }
@@ -138,28 +142,39 @@ fn clean_components(g1: &Graph, g2: &Graph) -> Vec<bool> {
     (0..n).map(|k| !dirty[find(&mut parent, k)]).collect()
 }
 
-/// Pairs `(i, j)` where `g1` has the weaker lower bound on `i` and `g2` the weaker upper bound
-/// on `j`, all four finite.
-fn crossed_pairs(g1: &Graph, g2: &Graph) -> Vec<(Var, Var)> {
-    let weaker =
-        |a: Option<Weight>, b: Option<Weight>| matches!((a, b), (Some(a), Some(b)) if a > b);
-    let sources: Vec<Var> = g1
-        .nodes
-        .iter()
-        .filter(|&(v, n)| weaker(wide(n.neg_lower), g2.neg_lower(*v)))
-        .map(|(&v, _)| v)
-        .collect();
-    let targets: Vec<Var> = g2
-        .nodes
-        .iter()
-        .filter(|&(v, n)| weaker(wide(n.upper), g1.upper(*v)))
-        .map(|(&v, _)| v)
-        .collect();
-    let mut pairs = Vec::new();
-    for &i in &sources {
-        pairs.extend(targets.iter().filter(|&&j| j != i).map(|&j| (i, j)));
+/// Pairs `(i, j)` where one side has the weaker lower bound on `i` and the other the weaker
+/// upper bound on `j`, all four finite: `(g1, g2)`'s pairs then `(g2, g1)`'s. One merge walk
+/// over both sorted node lists; nodes both share have equal bounds and are skipped.
+fn crossed_pairs(g1: &Graph, g2: &Graph, pairs: &mut Vec<(Var, Var)>) {
+    let weaker = |a: Option<i64>, b: Option<i64>| matches!((a, b), (Some(a), Some(b)) if a > b);
+    // (sources, targets) where g1 is weaker on the lower bound and g2 on the upper, and the
+    // mirror image.
+    let (mut s12, mut t12, mut s21, mut t21) = (vec![], vec![], vec![], vec![]);
+    let mut right = g2.nodes.iter().peekable();
+    for (&v, n1) in g1.nodes.iter() {
+        while right.next_if(|(w, _)| **w < v).is_some() {}
+        let Some((_, n2)) = right.next_if(|(w, _)| **w == v) else {
+            continue;
+        };
+        if Rc::ptr_eq(n1, n2) {
+            continue;
+        }
+        if weaker(n1.neg_lower, n2.neg_lower) {
+            s12.push(v);
+        } else if weaker(n2.neg_lower, n1.neg_lower) {
+            s21.push(v);
+        }
+        if weaker(n2.upper, n1.upper) {
+            t12.push(v);
+        } else if weaker(n1.upper, n2.upper) {
+            t21.push(v);
+        }
     }
-    pairs
+    for (sources, targets) in [(s12, t12), (s21, t21)] {
+        for &i in &sources {
+            pairs.extend(targets.iter().filter(|&&j| j != i).map(|&j| (i, j)));
+        }
+    }
 }
 
 /// Greatest lower bound: the constraints of both, closed. The side with fewer edges is added
