@@ -82,15 +82,69 @@ pub(super) fn join(g1: &Graph, g2: &Graph) -> Graph {
             .filter(|&(i, _)| !is_clean(i)),
     );
     crossed_pairs(g1, g2, &mut pairs);
-    for (i, j) in pairs {
-        if let (Some(d1), Some(d2)) = (g1.dist(i, j), g2.dist(i, j)) {
-            let joined = d1.max(d2);
-            if lt(joined, out.via_zero(i, j)) && lt(joined, out.edge(i, j)) {
-                out.set_edge(i, j, Some(joined));
+    // A pair may be listed more than once (an edge on both sides, or also crossed).
+    pairs.sort_unstable();
+    pairs.dedup();
+    let edges: Vec<(Var, Var, i64)> = pairs
+        .into_iter()
+        .filter_map(|(i, j)| {
+            let joined = g1.dist(i, j)?.max(g2.dist(i, j)?);
+            lt(joined, out.via_zero(i, j))
+                .then(|| storable(joined))
+                .flatten()
+                .map(|w| (i, j, w))
+        })
+        .collect();
+    add_fresh_edges(&mut out, edges);
+    out
+}
+
+/// Adds `edges` (sorted by source, then target; one per pair) to `out`, where none of their
+/// ends has an edge yet and no end is shared with another graph (the join's new nodes), building
+/// each node's adjacency in one pass instead of one sorted insertion per edge.
+fn add_fresh_edges(out: &mut Graph, edges: Vec<(Var, Var, i64)>) {
+    if edges.is_empty() {
+        return;
+    }
+    // Ends without a node get one (no unary bound).
+    let mut missing: Vec<Var> = edges
+        .iter()
+        .flat_map(|&(i, j, _)| [i, j])
+        .filter(|v| out.nodes.get(v).is_none())
+        .collect();
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        missing.dedup();
+        let old = std::mem::take(&mut out.nodes).into_entries();
+        let mut nodes = VarMap::with_capacity(old.len() + missing.len());
+        let mut extra = missing.into_iter().peekable();
+        for (v, n) in old {
+            while let Some(m) = extra.next_if(|m| *m < v) {
+                nodes.push_last(m, Rc::new(Node::default()));
             }
+            nodes.push_last(v, n);
+        }
+        for m in extra {
+            nodes.push_last(m, Rc::new(Node::default()));
+        }
+        out.nodes = nodes;
+    }
+    for group in edges.chunk_by(|a, b| a.0 == b.0) {
+        if let Some(node) = out.nodes.get_mut(&group[0].0) {
+            let node = Rc::make_mut(node);
+            debug_assert!(node.succ.is_empty(), "a join's new node has no edge yet");
+            node.succ = group.iter().map(|&(_, j, w)| (j, w)).collect();
         }
     }
-    out
+    let mut by_target = edges;
+    by_target.sort_unstable_by_key(|&(i, j, _)| (j, i));
+    for group in by_target.chunk_by(|a, b| a.1 == b.1) {
+        if let Some(node) = out.nodes.get_mut(&group[0].1) {
+            let node = Rc::make_mut(node);
+            debug_assert!(node.pred.is_empty(), "a join's new node has no edge yet");
+            node.pred = group.iter().map(|&(i, _, w)| (i, w)).collect();
+        }
+    }
 }
 
 /// Per node of `g1` (in its order): whether its connected component, over the edges of both
