@@ -179,6 +179,20 @@ impl<'a, V> VacantEntry<'a, V> {
     }
 }
 
+/// Collects `(key, value)` pairs given in increasing key order (out of order still gives a
+/// correct map, through [`VarMap::push_last`]'s fallback).
+impl<V> FromIterator<(Var, V)> for VarMap<V> {
+    fn from_iter<I: IntoIterator<Item = (Var, V)>>(iter: I) -> Self {
+        let mut map = VarMap {
+            entries: Vec::new(),
+        };
+        for (k, v) in iter {
+            map.push_last(k, v);
+        }
+        map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,19 +234,5 @@ mod tests {
         let ours: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
         let theirs: Vec<_> = reference.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(ours, theirs);
-    }
-}
-
-/// Collects `(key, value)` pairs given in increasing key order (out of order still gives a
-/// correct map, through [`VarMap::push_last`]'s fallback).
-impl<V> FromIterator<(Var, V)> for VarMap<V> {
-    fn from_iter<I: IntoIterator<Item = (Var, V)>>(iter: I) -> Self {
-        let mut map = VarMap {
-            entries: Vec::new(),
-        };
-        for (k, v) in iter {
-            map.push_last(k, v);
-        }
-        map
     }
 }
