@@ -900,3 +900,44 @@ fn branch_free_selects_keep_their_value_in_range() {
         "{first}"
     );
 }
+
+/// A socket from `bpf_sk_lookup_tcp` (or `__sk_buff.sk`) is a `struct bpf_sock` whose fields
+/// are read directly, as Linux allows (`sk->state`, `sk->dst_port`); fields a `sock_common`
+/// lacks (`type`), 8-byte reads and reads past the struct are refused.
+#[test]
+fn socket_fields_are_readable_where_linux_allows() {
+    let opts = Options::default();
+    let lookup = |read: &str| {
+        format!(
+            "mov %r6, %r1\nstdw [%r10-16], 0\nstw [%r10-8], 0\nmov %r1, %r6\nmov %r2, %r10\nadd %r2, -16\nmov %r3, 12\nmov %r4, -1\nmov %r5, 0\ncall 84\njeq %r0, 0, out\nmov %r7, %r0\n{read}\nmov %r1, %r7\ncall 86\nout:\nmov %r0, 0\nexit"
+        )
+    };
+    for ok in [
+        "ldxw %r1, [%r7+72]",
+        "ldxh %r1, [%r7+48]",
+        "ldxb %r1, [%r7+4]",
+        "ldxw %r1, [%r7+60]",
+    ] {
+        let (verdict, _, first) = check(ProgramType::SchedCls, &lookup(ok), &opts);
+        assert_eq!(verdict, Verdict::Accepted, "{ok}: {first}");
+    }
+    for bad in [
+        "ldxw %r1, [%r7+8]",
+        "ldxdw %r1, [%r7+24]",
+        "ldxw %r1, [%r7+80]",
+        "ldxh %r1, [%r7+74]",
+    ] {
+        let (verdict, kind, first) = check(ProgramType::SchedCls, &lookup(bad), &opts);
+        assert_eq!(
+            (verdict, kind),
+            (Verdict::Rejected, Some("memory")),
+            "{bad}: {first}"
+        );
+    }
+    // Unchecked, it may be NULL.
+    let unchecked = lookup("ldxw %r1, [%r7+72]").replace("jeq %r0, 0, out\n", "");
+    assert_eq!(
+        check(ProgramType::SchedCls, &unchecked, &opts).0,
+        Verdict::Rejected
+    );
+}

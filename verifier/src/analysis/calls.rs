@@ -239,9 +239,14 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
             }
             v
         }
-        Ret::SocketOrNull { .. } | Ret::TcpSockOrNull => {
-            nullable_ptr(Region::Kernel { btf_name: "sock" }, true, pc)
-        }
+        Ret::SocketOrNull { .. } => nullable_ptr(
+            Region::Kernel {
+                btf_name: crate::platform::context::BPF_SOCK,
+            },
+            true,
+            pc,
+        ),
+        Ret::TcpSockOrNull => nullable_ptr(Region::Kernel { btf_name: "sock" }, true, pc),
         Ret::BtfId { name, nullable } => {
             nullable_ptr(Region::Kernel { btf_name: name }, nullable, pc)
         }

@@ -474,6 +474,7 @@ pub(super) const UNTYPED_KERNEL: &[&str] = &[
 /// Socket types a `struct sock_common *` argument accepts (Linux's
 /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON`: every type that starts with a `sock_common`).
 const SOCK_FAMILY: &[&str] = &[
+    crate::platform::context::BPF_SOCK,
     "sock",
     "sock_common",
     "tcp_sock",

@@ -420,6 +420,28 @@ fn load(
                 unknown
             }
         }
+        Region::Kernel {
+            btf_name: context::BPF_SOCK,
+        } => {
+            let at = p.off.is_constant().map(|o| o as i64 + i64::from(off));
+            match at {
+                Some(at) if context::bpf_sock_readable(at, n) => {
+                    Value::Num(Scalar::zero_extend_load(n))
+                }
+                _ => {
+                    env.fail(
+                        pc,
+                        "memory",
+                        format!(
+                            "{n}-byte read at offset {} of a struct bpf_sock is not allowed: readable are bound_dev_if, family, state, src_port, dst_port, rx_queue_mapping and the addresses, at constant offsets, in parts of at most 4 bytes",
+                            at.map_or_else(|| p.off.to_string(), |a| a.to_string())
+                        ),
+                        vec![],
+                    );
+                    unknown
+                }
+            }
+        }
         Region::MapFd { .. } | Region::Func { .. } | Region::Kernel { .. } => {
             env.fail(
                 pc,

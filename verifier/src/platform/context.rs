@@ -182,6 +182,36 @@ pub fn layout_for(program_type: ProgramType, section: &str) -> Option<&'static C
 
 pub use iter::pointer_field as kernel_pointer_field;
 
+/// The BTF name of a pointer to a socket as programs see it through the UAPI: `struct bpf_sock`
+/// (what `bpf_sk_lookup_*`, `bpf_skc_lookup_tcp`, `bpf_sk_fullsock` return and `__sk_buff.sk`
+/// holds). Its fields are read directly (Linux rewrites the loads), unlike other kernel objects.
+pub const BPF_SOCK: &str = "bpf_sock";
+
+/// Whether an `n`-byte load at offset `off` of a `struct bpf_sock` is one Linux allows for every
+/// such pointer (`bpf_sock_common_is_valid_access`, the stricter rule, since a lookup may give a
+/// `sock_common`): `bound_dev_if` whole; `family`, `state`, `src_port`, `rx_queue_mapping` and
+/// the addresses as their 4 bytes or an aligned narrower part; `dst_port` as 4 or 2 bytes at
+/// its offset or one of its 2 bytes. Never `type`, `protocol`, `mark`, `priority` (not in a
+/// `sock_common`), never 8 bytes, never outside the 80-byte struct.
+pub fn bpf_sock_readable(off: i64, n: usize) -> bool {
+    let n = n as i64;
+    if !(0..80).contains(&off) || !matches!(n, 1 | 2 | 4) || off % n != 0 {
+        return false;
+    }
+    match off {
+        // bound_dev_if
+        0 => n == 4,
+        // family, src_port, state, rx_queue_mapping: the field's own offset only.
+        4 | 44 | 72 | 76 => true,
+        // src_ip4, src_ip6[4], dst_ip4, dst_ip6[4]: any aligned part.
+        24..=43 | 52..=71 => true,
+        // dst_port (a __be16 followed by 2 bytes Linux reads as zero).
+        48 => true,
+        49 => n == 1,
+        _ => false,
+    }
+}
+
 /// The context layout of a program type, if it has a fixed one. `None` for [`ProgramType::Unknown`]
 /// and for types whose context Vouch cannot describe: `syscall` (a user buffer whose size is known
 /// only when the program runs), `struct_ops` and `ext` (the context is the target's), and

@@ -102,8 +102,16 @@ pub(super) fn ctx_load(
         // data_end is the packet pointer at offset packet_size; data_meta at meta_offset.
         FieldKind::PacketEnd => packet_ptr(V_PACKET_SIZE),
         FieldKind::PacketMeta => packet_ptr(V_META),
-        FieldKind::SocketOrNull => (kernel_or_null("sock"), None),
-        FieldKind::Socket => (Value::ptr(Region::Kernel { btf_name: "sock" }, 0), None),
+        FieldKind::SocketOrNull => (kernel_or_null(crate::platform::context::BPF_SOCK), None),
+        FieldKind::Socket => (
+            Value::ptr(
+                Region::Kernel {
+                    btf_name: crate::platform::context::BPF_SOCK,
+                },
+                0,
+            ),
+            None,
+        ),
         FieldKind::FlowKeys => (
             Value::ptr(
                 Region::Mem {
