@@ -941,3 +941,37 @@ fn socket_fields_are_readable_where_linux_allows() {
         Verdict::Rejected
     );
 }
+
+/// Ten paths that each spill a number to a different slot (ten shapes, more than a block
+/// keeps) and leave either the context or a stack pointer in one slot: merging the most alike
+/// paths must keep the two pointer kinds of that slot apart (Cloudflare's `cls_redirect` keeps
+/// a header pointer into the packet or into a stack copy), so the load through it is checked
+/// per kind. The unsafe twin points into uninitialised stack.
+#[test]
+fn spilled_pointers_of_different_kinds_stay_apart_when_paths_merge() {
+    let opts = Options::default();
+    let program = |target: i32| {
+        let mut src = format!("mov %r6, %r1\nstdw [%r10{target}], 0\nldxw %r2, [%r6+12]\n");
+        if target == -200 {
+            src = "mov %r6, %r1\nldxw %r2, [%r6+12]\n".to_string();
+        }
+        for k in 0..9 {
+            src += &format!("jeq %r2, {k}, a{k}\n");
+        }
+        src += "ja a9\n";
+        for k in 0..10 {
+            let slot = -16 - 8 * k;
+            let pointer = if k < 5 {
+                "stxdw [%r10-8], %r6\n".to_string()
+            } else {
+                format!("mov %r3, %r10\nadd %r3, {target}\nstxdw [%r10-8], %r3\n")
+            };
+            src += &format!("a{k}:\nstdw [%r10{slot}], {k}\n{pointer}mov %r3, 0\nja join\n");
+        }
+        src + "join:\nldxdw %r4, [%r10-8]\nldxw %r0, [%r4]\nmov %r0, 0\nexit"
+    };
+    let (verdict, _, first) = check(ProgramType::Xdp, &program(-128), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, _, first) = check(ProgramType::Xdp, &program(-200), &opts);
+    assert_eq!(verdict, Verdict::Rejected, "{first}");
+}

@@ -261,7 +261,8 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
 const MAX_DISJUNCTS: usize = 8;
 
 /// Groups states by shape and joins each group. More groups than [`MAX_DISJUNCTS`] are
-/// regrouped by coarser shapes (ignoring which stack bytes are set, then the stack), then the
+/// regrouped by coarser shapes (ignoring which stack bytes are set, then spilled numbers, then
+/// the stack), then the
 /// two whose registers differ least are merged until few enough are left, so the paths that
 /// differ in a live register's kind (a pointer on one, NULL or an error code on the other)
 /// stay apart longest. Facts that hold per path survive the merge of paths whose shapes differ.
@@ -269,7 +270,7 @@ fn normalize(mut states: Vec<State>, live: u16) -> Vec<State> {
     states.retain(|s| !s.bottom);
     let mut groups = states;
     group(&mut groups, Detail::Full, live);
-    for detail in [Detail::Slots, Detail::Registers] {
+    for detail in [Detail::Slots, Detail::PointerSlots, Detail::Registers] {
         if groups.len() <= MAX_DISJUNCTS {
             break;
         }

@@ -508,6 +508,7 @@ fn kind(v: &Value) -> u64 {
 pub enum Detail {
     Full,
     Slots,
+    PointerSlots,
     Registers,
 }
 
@@ -516,6 +517,8 @@ impl State {
     /// into which region, may-be-NULL), which stack bytes are initialised, which resources are
     /// held. States of one shape join without losing kinds; the fixpoint keeps shapes apart.
     /// Coarser `detail` leaves out the stack: [`Detail::Slots`] its initialised bytes,
+    /// [`Detail::PointerSlots`] also the slots holding numbers (paths whose spilled pointers
+    /// differ in kind, a header in the packet or in a stack copy, stay apart),
     /// [`Detail::Registers`] all of it, for merging the most alike paths first when there are
     /// too many shapes; that coarsest grouping also ignores registers outside `live` (a bit per
     /// register), which are not read again.
@@ -554,6 +557,9 @@ impl State {
                 }
             }
             for (slot, v) in f.stack.slots() {
+                if detail == Detail::PointerSlots && !matches!(v, Value::Ptr(_)) {
+                    continue;
+                }
                 mix(slot as u64);
                 mix(kind(v));
             }
