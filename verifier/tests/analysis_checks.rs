@@ -975,3 +975,26 @@ fn spilled_pointers_of_different_kinds_stay_apart_when_paths_merge() {
     let (verdict, _, first) = check(ProgramType::Xdp, &program(-200), &opts);
     assert_eq!(verdict, Verdict::Rejected, "{first}");
 }
+
+/// A loop of 100 iterations whose counter and pointer advance by different strides (`i += 3`,
+/// `p += 1`): widening cannot keep them related, so the first analysis, which walks loops one
+/// iteration at a time only up to 32 iterations, loses the pointer's bound; the program is
+/// then analysed again with long loops walked iteration by iteration (as Linux does) and
+/// accepted. The unsafe twin runs 300 iterations and writes past the frame.
+#[test]
+fn long_loops_are_walked_when_widening_is_not_enough() {
+    let opts = Options::default();
+    let program = |bound: u32| {
+        format!(
+            "mov %r8, 0\nmov %r6, %r10\nadd %r6, -200\nl:\nstb [%r6], 0\nadd %r6, 1\nadd %r8, 3\njne %r8, {bound}, l\nmov %r0, 0\nexit"
+        )
+    };
+    let (verdict, _, first) = check(ProgramType::Xdp, &program(300), &opts);
+    assert_eq!(verdict, Verdict::Accepted, "{first}");
+    let (verdict, kind, first) = check(ProgramType::Xdp, &program(900), &opts);
+    assert_eq!(
+        (verdict, kind),
+        (Verdict::Rejected, Some("memory")),
+        "{first}"
+    );
+}

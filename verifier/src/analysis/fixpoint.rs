@@ -123,10 +123,48 @@ struct Engine<'a> {
     started: std::time::Instant,
     /// The budget ran out: the walk unwinds without further work and the program is rejected.
     exhausted: bool,
+    /// Most iterations a loop is analysed one by one ([`unroll::MAX_UNROLL`] or, on the second
+    /// analysis, [`unroll::LONG_UNROLL`]).
+    max_unroll: usize,
+    /// A loop ran more iterations than that and was widened instead.
+    unroll_cut_short: bool,
 }
 
 /// Runs the analysis from `entry` (the program's entry state, or a test's pre-state).
+///
+/// A program rejected after a loop fell back from iteration-by-iteration analysis to widening
+/// is analysed once more with loops unrolled up to [`unroll::LONG_UNROLL`] iterations, within
+/// what is left of the time limit; the second verdict is taken if it accepts. Both analyses
+/// are sound, so either acceptance is; only rejected programs with long loops pay for it.
 pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
+    let started = std::time::Instant::now();
+    let (first, cut_short) = run_with(input, options, entry.clone(), unroll::MAX_UNROLL);
+    if first.verdict == super::Verdict::Accepted || !cut_short {
+        return first;
+    }
+    let mut retry = *options;
+    if let Some(limit) = options.time_limit {
+        match limit.checked_sub(started.elapsed()) {
+            Some(left) if !left.is_zero() => retry.time_limit = Some(left),
+            _ => return first,
+        }
+    }
+    let (second, _) = run_with(input, &retry, entry, unroll::LONG_UNROLL);
+    if second.verdict == super::Verdict::Accepted {
+        second
+    } else {
+        first
+    }
+}
+
+/// One analysis, unrolling loops up to `max_unroll` iterations; also whether a loop needed
+/// more.
+fn run_with(
+    input: Input<'_>,
+    options: &Options,
+    entry: State,
+    max_unroll: usize,
+) -> (Report, bool) {
     let cfg = match cfg::build(input.insns) {
         Ok(c) => c,
         Err(e) => {
@@ -137,7 +175,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
                 | cfg::CfgError::BadTarget { pc } => *pc,
                 cfg::CfgError::TooLarge { .. } => 0,
             };
-            return Report::rejected(pc, "cfg", e.to_string());
+            return (Report::rejected(pc, "cfg", e.to_string()), false);
         }
     };
     let wto = Wto::new(&cfg.graph, cfg.entry());
@@ -181,6 +219,8 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         pending: vec![],
         started: std::time::Instant::now(),
         exhausted: false,
+        max_unroll,
+        unroll_cut_short: false,
     };
     engine.pending = engine
         .cfg
@@ -252,7 +292,7 @@ pub fn run(input: Input<'_>, options: &Options, entry: State) -> Report {
         let heads = engine.loops.keys().copied();
         report.loop_heads = super::loop_facts::collect(&engine.cfg, heads, &engine.pre);
     }
-    report
+    (report, engine.unroll_cut_short)
 }
 
 /// Most disjuncts kept at a block: paths are kept apart while their shapes differ (which
@@ -385,7 +425,7 @@ impl Engine<'_> {
                     self.loops_of[b].push(index as u32);
                 }
                 let delay = widen_delay(body_insns);
-                let unroll = unroll::unroll_limit(body_insns);
+                let unroll = unroll::unroll_limit(body_insns, self.max_unroll);
                 self.loops.insert(
                     *h,
                     Loop {

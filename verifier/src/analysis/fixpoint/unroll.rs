@@ -19,15 +19,21 @@ use crate::analysis::state::State;
 use crate::cfg::Component;
 use petgraph::graph::NodeIndex;
 
-/// Most iterations of one loop analysed one by one.
-const MAX_UNROLL: usize = 32;
+/// Most iterations of one loop analysed one by one in the first analysis of a program.
+pub(super) const MAX_UNROLL: usize = 32;
+/// Most iterations in the second analysis, which runs only when the first rejected a program
+/// after falling back to widening on a loop (see [`super::run`]): Linux walks bounded loops of
+/// hundreds of iterations one by one (pyperf600_nounroll: 600 iterations whose counter and
+/// pointer advance with different strides, which no widening keeps related). Doing it for every
+/// program would make a 1,000-iteration loop cost a second instead of milliseconds.
+pub(super) const LONG_UNROLL: usize = 1024;
 /// Body instructions the unrolled iterations of one loop may analyse in all: a 9,000-instruction
 /// body gets 11 iterations, a 20-instruction one [`MAX_UNROLL`].
 const UNROLL_BUDGET: usize = 100_000;
 
-/// Iterations a loop of `body` instructions is unrolled for.
-pub(super) fn unroll_limit(body: usize) -> usize {
-    (UNROLL_BUDGET / body.max(1)).min(MAX_UNROLL)
+/// Iterations a loop of `body` instructions is unrolled for, at most `max`.
+pub(super) fn unroll_limit(body: usize, max: usize) -> usize {
+    (UNROLL_BUDGET / body.max(1)).min(max)
 }
 
 /// Marks `states` as being in iteration `k` of loop `index`.
@@ -56,6 +62,7 @@ impl Engine<'_> {
         let mut k = 0;
         while !frontier.is_empty() {
             if k >= limit {
+                self.unroll_cut_short = true;
                 return false;
             }
             self.pre[h.index()] = frontier;
