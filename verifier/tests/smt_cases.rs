@@ -263,23 +263,25 @@ f:
     assert_eq!(r.judged[0].status, Status::Confirmed, "{:?}", r.judged);
 }
 
-/// A divisor that is zero only past the loop's bound: `(i & 0xf0 | i & 15) - 101` is `i - 101`
-/// for every `i < 256`, and the loop keeps `i` in [0, 99]. The domains see `[-101, 26]`; the
-/// havocked head alone lets `i` be 101, so only the analysis's head invariant (`i` in [0, 99],
-/// assumed at the head: `encode::assume_head`) discharges it.
+/// A divisor that is zero only past the loop's bound: `(i & 0x7f0 | i & 15) - 2001` is
+/// `i - 2001` for every `i < 2048`, and the loop keeps `i` in [0, 1999]. The domains see
+/// `[-2001, 46]`; the havocked head alone lets `i` be 2001, so only the analysis's head
+/// invariant (`i` in [0, 1999], assumed at the head: `encode::assume_head`) discharges it. (The
+/// loop runs more iterations than the analysis ever walks one by one, so only widening bounds
+/// it.)
 const COUNTER_DIVISOR: &str = "
     mov %r6, 0
 loop:
     mov %r7, %r6
-    and %r7, 0xf0
+    and %r7, 0x7f0
     mov %r8, %r6
     and %r8, 15
     or %r7, %r8
-    sub %r7, 101
+    sub %r7, 2001
     mov %r0, 1000
     div %r0, %r7
     add %r6, 1
-    jlt %r6, 100, loop
+    jlt %r6, 2000, loop
     mov %r0, 0
     exit
 ";
@@ -291,12 +293,12 @@ fn a_false_alarm_that_needs_the_loop_invariant_is_discharged() {
     assert_eq!(r.discharged.len(), 1);
 }
 
-/// The same loop running to 101: the divisor is 0 in the last iteration. Never discharged
-/// (the head invariant is now [0, 101]), and the unrolled search finds no counterexample
+/// The same loop running to 2001: the divisor is 0 in the last iteration. Never discharged
+/// (the head invariant is now [0, 2001]), and the unrolled search finds no counterexample
 /// within its 8 iterations, so the alarm stands.
 #[test]
 fn the_same_loop_past_the_zero_is_not_discharged() {
-    let r = refined(&COUNTER_DIVISOR.replace("jlt %r6, 100, loop", "jlt %r6, 102, loop"));
+    let r = refined(&COUNTER_DIVISOR.replace("jlt %r6, 2000, loop", "jlt %r6, 2002, loop"));
     assert_eq!(r.report.verdict, Verdict::Rejected);
     assert!(r.discharged.is_empty(), "{:?}", r.discharged);
 }
