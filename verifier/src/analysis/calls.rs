@@ -12,6 +12,7 @@ use super::transfer::{Env, check_usable};
 use super::value::{Ptr, Region, Unusable, Value};
 use crate::domain::scalar::Scalar;
 use crate::isa::{CallTarget, Insn};
+use crate::platform::context::BPF_SOCK;
 use crate::platform::helpers::{Arg, Ret, proto};
 use crate::platform::{ProgramType, helper_name};
 use std::rc::Rc;
@@ -239,13 +240,7 @@ fn helper(env: &mut Env<'_>, state: &mut State, pc: usize, id: i32) {
             }
             v
         }
-        Ret::SocketOrNull { .. } => nullable_ptr(
-            Region::Kernel {
-                btf_name: crate::platform::context::BPF_SOCK,
-            },
-            true,
-            pc,
-        ),
+        Ret::SocketOrNull { .. } => nullable_ptr(Region::Kernel { btf_name: BPF_SOCK }, true, pc),
         Ret::TcpSockOrNull => nullable_ptr(Region::Kernel { btf_name: "sock" }, true, pc),
         Ret::BtfId { name, nullable } => {
             nullable_ptr(Region::Kernel { btf_name: name }, nullable, pc)

@@ -8,7 +8,7 @@ use crate::analysis::transfer::Env;
 use crate::analysis::value::{Ptr, Region, Value, srange};
 use crate::domain::scalar::Scalar;
 use crate::domain::zone::Var;
-use crate::platform::context::FieldKind;
+use crate::platform::context::{BPF_SOCK, FieldKind};
 use crate::platform::kernel_btf::ArgKind;
 
 /// A load of `n` bytes at `p + off` from the context: what the field holds (a number, a packet
@@ -102,16 +102,8 @@ pub(super) fn ctx_load(
         // data_end is the packet pointer at offset packet_size; data_meta at meta_offset.
         FieldKind::PacketEnd => packet_ptr(V_PACKET_SIZE),
         FieldKind::PacketMeta => packet_ptr(V_META),
-        FieldKind::SocketOrNull => (kernel_or_null(crate::platform::context::BPF_SOCK), None),
-        FieldKind::Socket => (
-            Value::ptr(
-                Region::Kernel {
-                    btf_name: crate::platform::context::BPF_SOCK,
-                },
-                0,
-            ),
-            None,
-        ),
+        FieldKind::SocketOrNull => (kernel_or_null(BPF_SOCK), None),
+        FieldKind::Socket => (Value::ptr(Region::Kernel { btf_name: BPF_SOCK }, 0), None),
         FieldKind::FlowKeys => (
             Value::ptr(
                 Region::Mem {

@@ -122,8 +122,9 @@ impl Zone {
 
     /// The bounded variables in `lo..hi` (at most [`BOUNDS_SPAN`] of them) with their bounds
     /// (as [`Zone::interval`]), in order, into `out` (cleared first): for visiting every
-    /// location's bounds with one search. This runs after every join and branch, so the caller
-    /// reuses one buffer (a fixed array returned by value cost a 2.5 KiB copy per call).
+    /// location's bounds with one search. This runs after every join and widening (see
+    /// `State::reduce`), so the caller reuses one buffer (a fixed array returned by value cost a
+    /// 2.5 KiB copy per call).
     pub fn bounds_in(&self, lo: Var, hi: Var, out: &mut Vec<Bound>) {
         out.clear();
         debug_assert!(hi.0.saturating_sub(lo.0) as usize <= BOUNDS_SPAN);
